@@ -1,0 +1,4 @@
+"""closeloop's storage: SQLModel tables, the engine, migrations, and the functions that read and write them.
+
+Only this package opens sessions.
+"""

@@ -1,0 +1,219 @@
+"""Storing mentions: deduplicated on (platform, canonical_id), in bulk, with the cursor in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from models.tables import Author, Mention, Source
+from models.types import utcnow
+from monitor.sources.base import ParsedAuthor, ParsedMention
+
+_author = Author.__table__  # type: ignore[attr-defined]
+_mention = Mention.__table__  # type: ignore[attr-defined]
+_source = Source.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    received: int
+    new: int
+    edited: int
+    duplicates: int
+    new_ids: tuple[int, ...]
+
+
+def author_key(author: ParsedAuthor) -> str:
+    """The platform's user id where known, else the handle folded to lower case."""
+    return author.id if author.id else "@" + author.handle.lower()
+
+
+def _insert(connection: Connection, table: Any) -> Any:
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _upsert_authors(connection: Connection, mentions: Sequence[ParsedMention], now: datetime) -> dict[tuple[str, str], int]:
+    wanted: dict[tuple[str, str], ParsedAuthor] = {}
+    for mention in mentions:
+        wanted[(mention.platform, author_key(mention.author))] = mention.author
+    ids: dict[tuple[str, str], int] = {}
+    known: dict[tuple[str, str], tuple[Any, ...]] = {}
+    by_platform: dict[str, list[str]] = {}
+    for platform, key in wanted:
+        by_platform.setdefault(platform, []).append(key)
+    for platform, keys in by_platform.items():
+        rows = connection.execute(
+            select(_author.c.id, _author.c.key, _author.c.handle, _author.c.name, _author.c.followers, _author.c.verified)
+            .where(_author.c.platform == platform, _author.c.key.in_(keys))
+        )
+        for row in rows:
+            ids[(platform, row.key)] = row.id
+            known[(platform, row.key)] = (row.handle, row.name, row.followers, row.verified)
+    missing = [
+        {
+            "platform": platform,
+            "key": key,
+            "handle": a.handle,
+            "name": a.name,
+            "followers": a.followers,
+            "verified": a.verified,
+            "first_seen_at": now,
+        }
+        for (platform, key), a in wanted.items()
+        if (platform, key) not in ids
+    ]
+    if missing:
+        statement = _insert(connection, _author).on_conflict_do_nothing(index_elements=["platform", "key"])
+        connection.execute(statement, missing)
+        for platform in {m["platform"] for m in missing}:
+            keys = [m["key"] for m in missing if m["platform"] == platform]
+            for row in connection.execute(
+                select(_author.c.id, _author.c.key).where(_author.c.platform == platform, _author.c.key.in_(keys))
+            ):
+                ids[(platform, row.key)] = row.id
+    for (platform, key), a in wanted.items():
+        before = known.get((platform, key))
+        now_values = (a.handle, a.name, a.followers, a.verified)
+        if before is not None and before != now_values:
+            connection.execute(
+                update(_author)
+                .where(_author.c.id == ids[(platform, key)])
+                .values(handle=a.handle, name=a.name if a.name is not None else before[1],
+                        followers=a.followers if a.followers is not None else before[2], verified=a.verified)
+            )
+    return ids
+
+
+def _row(mention: ParsedMention, *, author_id: int, brand: str, source_id: int | None, now: datetime) -> dict[str, Any]:
+    return {
+        "platform": mention.platform,
+        "canonical_id": mention.canonical_id,
+        "platform_id": mention.platform_id or mention.canonical_id,
+        "source_id": source_id,
+        "brand": brand,
+        "author_id": author_id,
+        "text": mention.text,
+        "url": mention.url,
+        "created_at": mention.created_at or now,
+        "created_at_known": mention.created_at is not None,
+        "fetched_at": now,
+        "in_reply_to_id": mention.in_reply_to_id,
+        "conversation_id": mention.conversation_id,
+        "lang_hint": mention.lang,
+        "metrics": dict(mention.metrics) or None,
+        "raw": dict(mention.raw) or None,
+        "reply_eligible": mention.reply_eligible,
+        "eligibility_reason": mention.eligibility_reason,
+    }
+
+
+def store_mentions_in(
+    connection: Connection,
+    *,
+    mentions: Sequence[ParsedMention],
+    brand: str,
+    source_id: int | None,
+    now: datetime | None = None,
+) -> StoreResult:
+    """Store a batch inside the caller's transaction. Never duplicates a mention; an edit updates its text.
+
+    Safe under concurrent writers: the unique key decides, and a row another writer stored first counts as a
+    duplicate here.
+    """
+    now = now or utcnow()
+    latest: dict[tuple[str, str], ParsedMention] = {}
+    for mention in mentions:
+        latest[(mention.platform, mention.canonical_id)] = mention  # the last version in a batch wins
+    unique = list(latest.values())
+    if not unique:
+        return StoreResult(len(mentions), 0, 0, len(mentions), ())
+    author_ids = _upsert_authors(connection, unique, now)
+
+    existing: dict[tuple[str, str], tuple[int, str, str | None]] = {}
+    by_platform: dict[str, list[str]] = {}
+    for platform, canonical_id in latest:
+        by_platform.setdefault(platform, []).append(canonical_id)
+    for platform, canonical_ids in by_platform.items():
+        for row in connection.execute(
+            select(_mention.c.id, _mention.c.canonical_id, _mention.c.text, _mention.c.platform_id).where(
+                _mention.c.platform == platform, _mention.c.canonical_id.in_(canonical_ids)
+            )
+        ):
+            existing[(platform, row.canonical_id)] = (row.id, row.text, row.platform_id)
+
+    fresh = [
+        _row(m, author_id=author_ids[(m.platform, author_key(m.author))], brand=brand, source_id=source_id, now=now)
+        for key, m in latest.items()
+        if key not in existing
+    ]
+    new_ids: list[int] = []
+    if fresh:
+        statement = (
+            _insert(connection, _mention)
+            .on_conflict_do_nothing(index_elements=["platform", "canonical_id"])
+            .returning(_mention.c.id)
+        )
+        new_ids = [row.id for row in connection.execute(statement, fresh)]
+
+    edited = 0
+    for key, mention in latest.items():
+        found = existing.get(key)
+        if found is None:
+            continue
+        mention_id, text, platform_id = found
+        new_platform_id = mention.platform_id or mention.canonical_id
+        if mention.text != text or (new_platform_id != platform_id and mention.platform != "replay"):
+            connection.execute(
+                update(_mention)
+                .where(_mention.c.id == mention_id)
+                .values(text=mention.text, platform_id=new_platform_id, edited_at=now, raw=dict(mention.raw) or None)
+            )
+            edited += 1
+    return StoreResult(
+        received=len(mentions),
+        new=len(new_ids),
+        edited=edited,
+        duplicates=len(mentions) - len(new_ids) - edited,
+        new_ids=tuple(new_ids),
+    )
+
+
+def store_batch(
+    engine: Engine,
+    *,
+    mentions: Sequence[ParsedMention],
+    brand: str,
+    source_id: int | None,
+    next_cursor: str | None = None,
+    save_cursor: bool = False,
+    now: datetime | None = None,
+) -> StoreResult:
+    """Store mentions and (when ``save_cursor``) the source's next cursor in one transaction.
+
+    The cursor is never saved without the mentions it produced, so a crash between the two is impossible.
+    """
+    with engine.begin() as connection:
+        result = store_mentions_in(connection, mentions=mentions, brand=brand, source_id=source_id, now=now)
+        if save_cursor and source_id is not None:
+            connection.execute(update(_source).where(_source.c.id == source_id).values(cursor=next_cursor))
+        return result
+
+
+def mark_deleted(engine: Engine, *, platform: str, canonical_ids: Sequence[str], now: datetime | None = None) -> int:
+    """Mark mentions deleted by their author; they stay for the record but leave the queue."""
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(_mention)
+            .where(_mention.c.platform == platform, _mention.c.canonical_id.in_(list(canonical_ids)),
+                   _mention.c.deleted_at.is_(None))
+            .values(deleted_at=now or utcnow())
+        )
+        return result.rowcount or 0

@@ -1,0 +1,205 @@
+"""SQLModel tables: the whole durable state of closeloop.
+
+Names mean one thing each: a *source* is a configured feed of mentions, a *mention* one public post, an
+*author* the person behind it, a *case* one customer's complaint thread, a *draft* a reply to a mention
+(and, once approved, the outbox entry that posts it), the *audit log* who did what.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.types import JSONText, UTCDateTime, utcnow
+
+
+def _when(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _json(*, nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(JSONText(), nullable=nullable))
+
+
+class Source(SQLModel, table=True):
+    """A configured feed. The row is the schedule: it is due when ``next_poll_at`` has passed."""
+
+    __tablename__ = "source"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    platform: str = Field(max_length=20)
+    brand: str = Field(max_length=200)
+    enabled: bool = True
+    cursor: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    next_poll_at: datetime | None = _when(index=True)
+    last_polled_at: datetime | None = _when()
+    last_success_at: datetime | None = _when()
+    error_count: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    disabled_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_until: datetime | None = _when()
+
+
+class Author(SQLModel, table=True):
+    """A person on one platform, keyed by the platform's user id where known, else the handle."""
+
+    __tablename__ = "author"
+    __table_args__ = (UniqueConstraint("platform", "key", name="uq_author_platform_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    key: str = Field(max_length=300)
+    handle: str = Field(max_length=300)
+    name: str | None = Field(default=None, max_length=500)
+    followers: int | None = None
+    verified: bool = False
+    first_seen_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Mention(SQLModel, table=True):
+    """One public post, unique on (platform, canonical_id); edits update it, deletions mark it."""
+
+    __tablename__ = "mention"
+    __table_args__ = (
+        UniqueConstraint("platform", "canonical_id", name="uq_mention_platform_canonical_id"),
+        Index("ix_mention_untriaged", "triaged_at", "id"),
+        Index("ix_mention_author_created", "author_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    canonical_id: str = Field(max_length=500)
+    platform_id: str | None = Field(default=None, max_length=500)
+    source_id: int | None = Field(default=None, foreign_key="source.id")
+    brand: str = Field(max_length=200)
+    author_id: int = Field(foreign_key="author.id")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at_known: bool = True
+    fetched_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    in_reply_to_id: str | None = Field(default=None, max_length=500)
+    conversation_id: str | None = Field(default=None, max_length=500, index=True)
+    lang_hint: str | None = Field(default=None, max_length=20)
+    language: str | None = Field(default=None, max_length=20)
+    metrics: dict[str, int] | None = _json()
+    raw: dict[str, Any] | None = _json()
+    reply_eligible: bool | None = None
+    eligibility_reason: str | None = Field(default=None, max_length=500)
+    edited_at: datetime | None = _when()
+    deleted_at: datetime | None = _when()
+    triaged_at: datetime | None = _when()
+    is_complaint: bool | None = None
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+
+
+class Sentiment(SQLModel, table=True):
+    """The current sentiment of a mention and the model that produced it."""
+
+    __tablename__ = "sentiment"
+
+    mention_id: int = Field(primary_key=True, foreign_key="mention.id")
+    label: str = Field(max_length=20)
+    score: float
+    model: str = Field(max_length=300)
+    scored_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Case(SQLModel, table=True):
+    """One customer's complaint thread, tracked from open until the customer confirms it resolved."""
+
+    __tablename__ = "case"
+    __table_args__ = (Index("ix_case_state_deadline", "state", "deadline_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand: str = Field(max_length=200)
+    platform: str = Field(max_length=20)
+    author_id: int = Field(foreign_key="author.id", index=True)
+    # No foreign key: mention.case_id points back here, and a cycle of keys cannot be created in order.
+    root_mention_id: int = Field(unique=True)
+    conversation_id: str | None = Field(default=None, max_length=500)
+    state: str = Field(default="open", max_length=20)
+    resolution: str | None = Field(default=None, max_length=20)
+    category: str = Field(default="general", max_length=40)
+    language: str | None = Field(default=None, max_length=20)
+    prior_complaints: int = 0
+    opened_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    deadline_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    first_response_at: datetime | None = _when()
+    resolved_at: datetime | None = _when()
+    assignee: str | None = Field(default=None, max_length=200)
+    csat: int | None = None
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class CaseEvent(SQLModel, table=True):
+    """One transition of a case, with its cause, so a case's history explains itself."""
+
+    __tablename__ = "case_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    from_state: str | None = Field(default=None, max_length=20)
+    to_state: str = Field(max_length=20)
+    cause: str = Field(max_length=200)
+    actor: str | None = Field(default=None, max_length=200)
+    mention_id: int | None = Field(default=None, foreign_key="mention.id")
+
+
+class Draft(SQLModel, table=True):
+    """A reply to one mention. Its status is the outbox state machine of ARCHITECTURE.md."""
+
+    __tablename__ = "draft"
+    __table_args__ = (
+        UniqueConstraint("mention_id", "kind", name="uq_draft_mention_kind"),
+        Index("ix_draft_status", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    mention_id: int = Field(foreign_key="mention.id")
+    kind: str = Field(default="reply", max_length=20)
+    status: str = Field(default="draft", max_length=20)
+    language: str = Field(max_length=20)
+    category: str = Field(max_length=40)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    quote: str = Field(default="", sa_column=Column(Text, nullable=False))
+    agent: str = Field(max_length=200)
+    style_issues: list[dict[str, str]] | None = _json()
+    text_hash: str | None = Field(default=None, max_length=64)
+    approved_by: str | None = Field(default=None, max_length=200)
+    approved_at: datetime | None = _when()
+    platform_reply_id: str | None = Field(default=None, max_length=500)
+    sent_at: datetime | None = _when()
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_until: datetime | None = _when()
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only: who did what, when, from where. Database triggers refuse updates and deletes."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=50)
+    case_id: int | None = Field(default=None, index=True)
+    draft_id: int | None = None
+    text_hash: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    address: str | None = Field(default=None, max_length=100)
+
+
+CASE_STATES = ("open", "responded", "resolved", "unresolved", "reopened")
+DRAFT_STATUSES = ("draft", "approved", "sending", "sent", "unknown", "failed", "rejected")

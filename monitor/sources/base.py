@@ -1,0 +1,84 @@
+"""The shape every source shares: parsed mentions, batches, and errors as values with a kind."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedAuthor:
+    handle: str
+    id: str | None = None
+    name: str | None = None
+    followers: int | None = None
+    verified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMention:
+    """A mention as a source parsed it, before storage.
+
+    ``canonical_id`` is unique per platform (X: edit_history_tweet_ids[0]; Reddit: fullname; Mastodon: status
+    uri; Bluesky: at-uri). ``created_at`` is timezone-aware UTC, or None where the payload lacks it.
+    """
+
+    platform: str
+    canonical_id: str
+    text: str
+    author: ParsedAuthor
+    created_at: datetime | None = None
+    platform_id: str | None = None
+    url: str | None = None
+    in_reply_to_id: str | None = None
+    conversation_id: str | None = None
+    lang: str | None = None
+    metrics: Mapping[str, int] = field(default_factory=dict)
+    reply_eligible: bool | None = None
+    eligibility_reason: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BadRecord:
+    """A record a parser rejected: where it was and why. The rest of its batch still goes in."""
+
+    position: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    mentions: list[ParsedMention]
+    next_cursor: str | None
+    bad: list[BadRecord] = field(default_factory=list)
+    exhausted: bool = True
+
+
+class SourceError(Exception):
+    """A fetch that failed. ``permanent`` errors disable the source until someone fixes it."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class RateLimited(SourceError):
+    """The platform asked us to wait ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float, message: str = "rate limited") -> None:
+        super().__init__(f"{message}; retry after {retry_after:.0f}s", permanent=False)
+        self.retry_after = retry_after
+
+
+class ParseError(ValueError):
+    """A payload that is not in the platform's documented shape."""
+
+
+class Source(Protocol):
+    name: str
+    platform: str
+
+    def fetch(self, cursor: str | None) -> Batch: ...

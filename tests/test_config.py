@@ -1,0 +1,92 @@
+"""Config: every key documented, bad values named, overrides from the environment."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from monitor.config import ConfigError, Settings, documented_keys, load_settings, parse_settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_it_documents_every_key_in_config_toml() -> None:
+    text = (REPO / "config.toml").read_text("utf-8")
+    missing = [key for key in documented_keys() if not re.search(rf"\b{re.escape(key.rsplit('.', 1)[-1])}\b", text)]
+    assert missing == []
+    assert all(help_text for help_text in documented_keys().values()), "every key needs a line of help"
+
+
+def test_it_loads_the_shipped_config_and_the_demo_config() -> None:
+    shipped = load_settings(REPO / "config.toml", env={})
+    demo = load_settings(REPO / "monitor" / "demo" / "demo.toml", env={})
+    assert shipped.app.response_target_minutes == 60
+    assert {a.name for a in shipped.agents} == {a.name for a in demo.agents}
+    assert set(shipped.ranking.severity_words) >= {"en", "da", "fi", "et", "he", "ko"}
+
+
+def test_the_settings_are_frozen() -> None:
+    settings = parse_settings({}, env={})
+    with pytest.raises(Exception, match="frozen"):
+        settings.app.response_target_minutes = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        ({"app": {"response_target_minutes": 0}}, "app.response_target_minutes"),
+        ({"app": {"timezone": "Mars/Olympus"}}, "app.timezone"),
+        ({"database": {"url": "mysql://x"}}, "database.url"),
+        ({"scoring": {"backend": "gpt"}}, "scoring.backend"),
+        ({"scoring": {"batch_size": -1}}, "scoring.batch_size"),
+        ({"sources": [{"name": "r", "platform": "replay"}]}, "sources.0"),
+        ({"sources": [{"name": "a", "platform": "myspace"}]}, "sources.0.platform"),
+        ({"agents": [{"name": "Maria", "signature": "  "}]}, "agents.0.signature"),
+        ({"app": {"no_such_key": 1}}, "app.no_such_key"),
+    ],
+)
+def test_a_bad_value_stops_start_up_naming_the_key(data: dict, named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(data, origin="config.toml", env={})
+    assert f"config.toml: {named}" in str(caught.value)
+
+
+def test_duplicate_source_names_are_refused() -> None:
+    source = {"name": "same", "platform": "replay", "path": "a.jsonl"}
+    with pytest.raises(ConfigError, match="unique: same"):
+        parse_settings({"sources": [source, source]}, env={})
+
+
+def test_the_environment_overrides_the_database_and_picks_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "elsewhere.toml"
+    config.write_text('[app]\nresponse_target_minutes = 20\n', "utf-8")
+    settings = load_settings(env={"CLOSELOOP_CONFIG": str(config), "CLOSELOOP_DATABASE_URL": "sqlite:///x.db"})
+    assert settings.app.response_target_minutes == 20
+    assert settings.database_url() == f"sqlite:///{tmp_path / 'x.db'}"
+
+
+def test_a_file_that_is_not_toml_is_a_clear_error(tmp_path: Path) -> None:
+    config = tmp_path / "broken.toml"
+    config.write_text("[app\n", "utf-8")
+    with pytest.raises(ConfigError, match="broken.toml: not valid TOML"):
+        load_settings(config, env={})
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(tmp_path / "absent.toml", env={})
+
+
+def test_no_secret_is_a_config_value() -> None:
+    data = tomllib.loads((REPO / "config.toml").read_text("utf-8"))
+    flat = repr(data).lower()
+    for word in ("password", "secret", "token", "api_key"):
+        assert f"'{word}':" not in flat
+    assert not any("secret" in key or "password" in key for key in documented_keys())
+
+
+def test_defaults_are_usable_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(env={})
+    assert isinstance(settings, Settings)
+    assert settings.brands[0].name == "Acme"
