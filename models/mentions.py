@@ -20,6 +20,10 @@ _mention = Mention.__table__  # type: ignore[attr-defined]
 _source = Source.__table__  # type: ignore[attr-defined]
 
 
+class LeaseLost(RuntimeError):
+    """Another daemon holds the source now; this one must stop working on it."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoreResult:
     received: int
@@ -194,16 +198,24 @@ def store_batch(
     source_id: int | None,
     next_cursor: str | None = None,
     save_cursor: bool = False,
+    lease_owner: str | None = None,
     now: datetime | None = None,
 ) -> StoreResult:
     """Store mentions and (when ``save_cursor``) the source's next cursor in one transaction.
 
     The cursor is never saved without the mentions it produced, so a crash between the two is impossible.
+    With ``lease_owner``, the cursor moves only while that owner still holds the source's lease; otherwise
+    LeaseLost is raised and nothing of the batch is written (the new holder will fetch it again).
     """
     with engine.begin() as connection:
         result = store_mentions_in(connection, mentions=mentions, brand=brand, source_id=source_id, now=now)
         if save_cursor and source_id is not None:
-            connection.execute(update(_source).where(_source.c.id == source_id).values(cursor=next_cursor))
+            condition = [_source.c.id == source_id]
+            if lease_owner is not None:
+                condition.append(_source.c.lease_owner == lease_owner)
+            moved = connection.execute(update(_source).where(*condition).values(cursor=next_cursor))
+            if moved.rowcount != 1:
+                raise LeaseLost(f"source {source_id} is no longer leased to {lease_owner}")
         return result
 
 

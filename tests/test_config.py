@@ -71,7 +71,7 @@ def test_the_environment_overrides_the_database_and_picks_the_file(tmp_path: Pat
 def test_a_file_that_is_not_toml_is_a_clear_error(tmp_path: Path) -> None:
     config = tmp_path / "broken.toml"
     config.write_text("[app\n", "utf-8")
-    with pytest.raises(ConfigError, match="broken.toml: not valid TOML"):
+    with pytest.raises(ConfigError, match=r"broken\.toml: not valid TOML"):
         load_settings(config, env={})
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings(tmp_path / "absent.toml", env={})

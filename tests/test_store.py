@@ -6,8 +6,10 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import StatementError
 
 from models.mentions import mark_deleted, store_batch
 from models.tables import Author, Mention, Source
@@ -65,10 +67,8 @@ def test_the_cursor_is_saved_with_its_mentions(engine: Engine) -> None:
         ).inserted_primary_key[0]
     store_batch(engine, mentions=[mention(1)], brand="Acme", source_id=source_id, next_cursor="c1", save_cursor=True)
     bad = ParsedMention(platform="x", canonical_id="2", text="x", author=ParsedAuthor(handle="h"), created_at=datetime(2026, 1, 1))
-    try:
+    with pytest.raises(StatementError, match="naive datetime"):
         store_batch(engine, mentions=[bad], brand="Acme", source_id=source_id, next_cursor="c2", save_cursor=True)
-    except Exception:
-        pass
     with engine.connect() as connection:
         cursor = connection.execute(select(Source.cursor)).scalar_one()  # type: ignore[call-overload]
     assert cursor == "c1", "a batch that failed to store must not move the cursor"
