@@ -8,6 +8,7 @@ setting that needs one names the environment variable that holds it.
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -157,6 +158,26 @@ class SourceSettings(_Section):
         return self
 
 
+class DaemonSettings(_Section):
+    node_id: str = Field(
+        default_factory=socket.gethostname,
+        description="This daemon's name in leases; keep it stable across restarts (default: the hostname).",
+    )
+    roles: tuple[Literal["poll", "score", "post"], ...] = Field(
+        ("poll", "score", "post"), description="What `closeloop run` does here; --roles overrides it."
+    )
+    poll_tick_seconds: float = Field(5, gt=0, description="How often due sources are claimed and polled.")
+    process_tick_seconds: float = Field(5, gt=0, description="How often new mentions are scored, triaged, drafted.")
+    post_tick_seconds: float = Field(5, gt=0, description="How often approved replies are sent.")
+    followup_interval_seconds: int = Field(
+        600, ge=10, description="How often the thread of each open case is polled for the customer's replies."
+    )
+    source_lease_seconds: int = Field(300, ge=5, description="How long a claimed source stays ours without news.")
+    send_lease_seconds: int = Field(120, ge=1, description="How long a claimed reply stays ours while sending.")
+    max_pages_per_poll: int = Field(10, ge=1, description="Most pages one poll reads before yielding to others.")
+    sources_per_tick: int = Field(10, ge=1, description="Most sources one tick claims.")
+
+
 class Settings(_Section):
     app: AppSettings = Field(default_factory=AppSettings, description="Process-wide settings.")
     database: DatabaseSettings = Field(default_factory=DatabaseSettings, description="Where closeloop stores state.")
@@ -171,6 +192,7 @@ class Settings(_Section):
     scoring: ScoringSettings = Field(default_factory=ScoringSettings, description="The sentiment scorer.")
     ranking: RankingSettings = Field(default_factory=RankingSettings, description="The urgency ranker.")
     sources: tuple[SourceSettings, ...] = Field((), description="Where mentions come from.")
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings, description="`closeloop run`.")
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:

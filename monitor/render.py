@@ -81,21 +81,30 @@ def render_report(console: Console, report: IngestReport, *, source: str) -> Non
 
 
 def render_sources(console: Console, sources: Sequence[SourceState]) -> None:
-    from rich.table import Table
-
-    table = Table("source", "platform", "brand", "state", "last poll", "next poll", "errors", "last error")
+    """One line per source, and its error on the next line: long reasons stay readable and greppable."""
+    if not sources:
+        console.print("No sources configured.")
+        return
     for s in sources:
         if s.disabled_reason:
-            state = Text("disabled", style="red")
+            state, style = "disabled", "red"
         elif not s.enabled:
-            state = Text("off", style="dim")
+            state, style = "off", "dim"
         elif s.lease_owner:
-            state = Text(f"polling ({s.lease_owner})", style="cyan")
+            state, style = f"polling ({s.lease_owner})", "cyan"
+        elif s.error_count:
+            state, style = f"backing off ({s.error_count} errors)", "yellow"
         else:
-            state = Text("ok" if not s.error_count else "backing off", style="green" if not s.error_count else "yellow")
-        table.add_row(s.name, s.platform, s.brand, state, _when(s.last_polled_at), _when(s.next_poll_at),
-                      str(s.error_count), Text(clean(s.disabled_reason or s.last_error or "")))
-    console.print(table)
+            state, style = "ok", "green"
+        line = Text(f"{s.name}  ", style="bold")
+        line.append(f"{s.platform} · {s.brand} · ")
+        line.append(state, style=style)
+        line.append(f" · last poll {_when(s.last_polled_at)} · next poll {_when(s.next_poll_at)}", style="dim")
+        console.print(line, soft_wrap=True)
+        reason = s.disabled_reason or s.last_error
+        if reason:
+            console.print(Text(f"    {'why' if s.disabled_reason else 'last error'}: {clean(reason)}", style=style),
+                          soft_wrap=True)
 
 
 def _when(value: datetime | None) -> str:

@@ -82,3 +82,44 @@ class Source(Protocol):
     platform: str
 
     def fetch(self, cursor: str | None) -> Batch: ...
+
+
+class MissingCredentials(SourceError):
+    """The environment variables a source needs are not set; the source is skipped, the others run."""
+
+    def __init__(self, source: str, variables: list[str]) -> None:
+        super().__init__(f"source {source!r} needs the environment variable(s) {', '.join(variables)}", permanent=True)
+        self.variables = variables
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRef:
+    """An open case's thread, to poll for the customer's later posts.
+
+    ``root`` is the stored mention that opened the case (its platform ids and raw payload), ``since`` the
+    newest post of the thread we already have.
+    """
+
+    platform: str
+    conversation_id: str | None
+    root_platform_id: str
+    root_canonical_id: str
+    author_handle: str
+    author_id: str | None
+    since: datetime
+    root_raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+def credentials(
+    source: str, env: Mapping[str, str], wanted: Mapping[str, str], overrides: Mapping[str, str]
+) -> dict[str, str]:
+    """The secrets a source needs, by role, read from the environment.
+
+    ``wanted`` maps each role to its default variable name; ``overrides`` (the config's ``credentials_env``)
+    renames variables. Raises MissingCredentials naming every variable that is unset. Values are never logged.
+    """
+    names = {role: overrides.get(role, default) for role, default in wanted.items()}
+    missing = [name for name in names.values() if not env.get(name)]
+    if missing:
+        raise MissingCredentials(source, missing)
+    return {role: env[name] for role, name in names.items()}

@@ -1,0 +1,1 @@
+"""Posters: one module per platform, all the same shape (see base.py)."""
