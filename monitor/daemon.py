@@ -60,10 +60,14 @@ class Poller:
             if not source.enabled:
                 continue
             try:
-                self._sources[source.name] = build_source(source, self.settings, self.env)
+                built = build_source(source, self.settings, self.env)
             except MissingCredentials as exc:
                 self._unavailable[source.name] = str(exc)
                 log.warning("source_skipped source=%s reason=%r", source.name, str(exc))
+                continue
+            if hasattr(built, "clock"):
+                built.clock = self.clock  # one clock for the schedule and the rate-limit arithmetic
+            self._sources[source.name] = built
 
     @property
     def unavailable(self) -> dict[str, str]:
