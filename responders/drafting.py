@@ -33,6 +33,7 @@ MIN_QUOTE_GRAPHEMES = 24
 _ALIASES = {"iw": "he", "dk": "da", "kr": "ko", "ee": "et"}
 _NAME_WORD = regex.compile(r"\p{L}\p{M}*(?:\p{L}\p{M}*|['’\-](?=\p{L}))*")
 _HANDLE = regex.compile(r"[\w.\-]+(?:@[\w.\-]+)?")
+_MASTODON_ACCT = regex.compile(r"[A-Za-z0-9_]{1,30}(@[A-Za-z0-9.-]{1,253})?")
 _WORD = regex.compile(r"\S+")
 _GRAPHEME = regex.compile(r"\X")
 _TRAILING_PUNCTUATION = " \t,;:-–—"
@@ -172,17 +173,28 @@ def _longest_fitting(render: Callable[[str], str], quote: str, platform: str) ->
     return best
 
 
+def reply_mention(platform: str, handle: str) -> str:
+    """The mention a reply opens with where the platform notifies only mentioned accounts (Mastodon), so
+    the approved text is exactly the text published; "" elsewhere."""
+    bare = handle.strip().lstrip("@")
+    if platform == "mastodon" and bare and _MASTODON_ACCT.fullmatch(bare):
+        return f"@{bare} "
+    return ""
+
+
 def _renderer(
     templates: TemplateSet, request: DraftRequest, category: str, variant: str, name: str
 ) -> Callable[[str], str]:
     body = templates.bodies[(category, variant)]
     greeting = (templates.greeting_named if name else templates.greeting_anonymous).render(name=name)
     signature = request.agent_signature
+    prefix = reply_mention(request.platform, request.author_handle)
 
     def render(quote: str) -> str:
         quoted = f"{templates.quote_open}{quote}{templates.quote_close}" if quote else ""
         text = (
-            greeting
+            prefix
+            + greeting
             + " "
             + body.render(
                 name=name, quote=quote, quoted=quoted, brand=request.brand_name, agent=request.agent_name
@@ -229,7 +241,9 @@ def draft_reply(request: DraftRequest) -> DraftResult:
         language=language,
         platform=request.platform,
         signatures=[request.agent_signature],
-        quoted=[words for words in (quote, name, request.brand_name) if words],
+        quoted=[words for words in (quote, name, request.brand_name, reply_mention(request.platform,
+                                                                                  request.author_handle).strip())
+                if words],
     )
     return DraftResult(text=text, language=language, category=category, quote=quote, style_issues=issues)
 
