@@ -305,4 +305,4 @@ def open_queue(engine: Engine, *, limit: int | None = None) -> list[QueueRow]:
     if limit is not None:
         query = query.limit(limit)
     with reading(engine) as connection:
-        return [QueueRow(*row) for row in connection.execute(query)]
+        return [QueueRow(*row) for row in connection.execute(query)]  # type: ignore[call-arg]

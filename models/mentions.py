@@ -77,8 +77,11 @@ def _upsert_authors(connection: Connection, mentions: Sequence[ParsedMention], n
     if missing:
         statement = _insert(connection, _author).on_conflict_do_nothing(index_elements=["platform", "key"])
         connection.execute(statement, missing)
-        for platform in {m["platform"] for m in missing}:
-            keys = [m["key"] for m in missing if m["platform"] == platform]
+        missing_by_platform: dict[str, list[str]] = {}
+        for (platform, key) in wanted:
+            if (platform, key) not in ids:
+                missing_by_platform.setdefault(platform, []).append(key)
+        for platform, keys in missing_by_platform.items():
             for row in connection.execute(
                 select(_author.c.id, _author.c.key).where(_author.c.platform == platform, _author.c.key.in_(keys))
             ):

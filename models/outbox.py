@@ -140,7 +140,7 @@ def _items(connection: Connection, ids: Sequence[int]) -> list[OutboxItem]:
         .where(_draft.c.id.in_(list(ids)))
         .order_by(_draft.c.id)
     )
-    return [OutboxItem(*row) for row in rows]
+    return [OutboxItem(*row) for row in rows]  # type: ignore[call-arg]
 
 
 def _claim(engine: Engine, *, where: Any, owner: str, now: datetime, lease: timedelta, limit: int,

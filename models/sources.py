@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Engine
@@ -54,7 +55,7 @@ def sync_sources(engine: Engine, *, configured: Sequence[ConfiguredSource]) -> N
             connection.execute(update(_source).where(_source.c.name.in_(gone)).values(enabled=False))
 
 
-def _due(now: datetime):  # type: ignore[no-untyped-def]
+def _due(now: datetime) -> tuple[Any, ...]:
     return (
         _source.c.enabled.is_(True),
         _source.c.disabled_reason.is_(None),
@@ -86,7 +87,7 @@ def claim_due_sources(engine: Engine, *, owner: str, now: datetime, lease: timed
         return [ClaimedSource(r.id, r.name, r.platform, r.brand, r.cursor, r.error_count) for r in rows]
 
 
-def _ours(source_id: int, owner: str):  # type: ignore[no-untyped-def]
+def _ours(source_id: int, owner: str) -> tuple[Any, ...]:
     return (_source.c.id == source_id, _source.c.lease_owner == owner)
 
 

@@ -10,14 +10,19 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.engine import Engine
 
 from models.db import SchemaBehind, current_revision, head_revision, make_engine, prepare, upgrade
 from models.types import utcnow
 from monitor.config import ConfigError, Settings, documented_keys, load_settings
 from monitor.sources.replay import ReplaySource, parse_timestamp
+
+if TYPE_CHECKING:
+    from monitor.daemon import Daemon
 
 log = logging.getLogger("closeloop.cli")
 DEMO_DIR = Path(__file__).parent / "demo"
@@ -28,7 +33,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config)
 
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+def _engine(settings: Settings) -> Engine:
     engine = make_engine(settings.database_url(), echo=settings.database.echo)
     prepare(engine)
     return engine
@@ -162,7 +167,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_once(daemon) -> int:  # type: ignore[no-untyped-def]
+def _run_once(daemon: Daemon) -> int:
     """Every role's step until nothing is left: for cron, and for trying a config."""
     from monitor.daemon import Poller
     from monitor.pipeline import process_pending
