@@ -211,6 +211,9 @@ class FakePlatform:
             http.send_header("Content-Length", str(len(payload)))
             for key, value in response.headers.items():
                 http.send_header(key, value)
+            if http.headers.get("Connection", "").lower() == "close" and "Connection" not in response.headers:
+                http.send_header("Connection", "close")
+                http.close_connection = True
             http.end_headers()
             http.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
