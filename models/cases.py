@@ -163,8 +163,10 @@ def record_triage(
 ) -> tuple[int | None, bool]:
     """Record the triage of one mention; a complaint joins the author's case in its thread or opens one.
 
-    Returns (case id, whether it was opened now); the id is None for a mention that is no complaint. Only the first triage of a mention
-    counts: a concurrent second one finds it already triaged and changes nothing.
+    Returns (case id, whether it was opened now). A post in the thread of the author's active case joins that
+    case whatever its sentiment (a "thanks, fixed!" is how a case gets resolved); any other post that is no
+    complaint stays out of cases. Only the first triage of a mention counts: a concurrent second one finds
+    it already triaged and changes nothing.
     """
     now = now or utcnow()
     with engine.begin() as connection:
@@ -173,9 +175,11 @@ def record_triage(
             .where(_mention.c.id == item.mention_id, _mention.c.triaged_at.is_(None))
             .values(triaged_at=now, is_complaint=complaint)
         )
-        if claimed.rowcount != 1 or not complaint:
+        if claimed.rowcount != 1:
             return None, False
         case_id = _thread_case(connection, item)
+        if case_id is None and not complaint:
+            return None, False
         opened = case_id is None
         if case_id is None:
             prior = count_prior_complaints(
@@ -306,3 +310,55 @@ def open_queue(engine: Engine, *, limit: int | None = None) -> list[QueueRow]:
         query = query.limit(limit)
     with reading(engine) as connection:
         return [QueueRow(*row) for row in connection.execute(query)]  # type: ignore[call-arg]
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadToFollow:
+    case_id: int
+    platform: str
+    brand: str
+    conversation_id: str | None
+    root_platform_id: str
+    root_canonical_id: str
+    author_handle: str
+    author_key: str
+    since: datetime
+    root_raw: dict[str, Any] | None
+
+
+def claim_threads_to_follow(engine: Engine, *, now: datetime, every: timedelta, platforms: Sequence[str],
+                            limit: int) -> list[ThreadToFollow]:
+    """Active cases whose thread is due a look for the customer's later posts. Claiming moves each case's
+    ``followup_at`` one interval on, so two daemons never follow the same thread in the same interval."""
+    if not platforms:
+        return []
+    newest = (select(func.max(_mention.c.created_at)).where(_mention.c.case_id == _case.c.id)
+              .correlate(_case).scalar_subquery())
+    with engine.begin() as connection:
+        query = (
+            select(_case.c.id)
+            .where(_case.c.state.in_(ACTIVE_STATES), _case.c.platform.in_(list(platforms)),
+                   (_case.c.followup_at.is_(None)) | (_case.c.followup_at <= now))
+            .order_by(_case.c.followup_at, _case.c.id)
+            .limit(limit)
+        )
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        ids = [row.id for row in connection.execute(query)]
+        if not ids:
+            return []
+        connection.execute(update(_case).where(_case.c.id.in_(ids)).values(followup_at=now + every))
+        rows = connection.execute(
+            select(_case.c.id, _case.c.platform, _case.c.brand, _case.c.conversation_id, _mention.c.platform_id,
+                   _mention.c.canonical_id, _author.c.handle, _author.c.key, newest.label("since"), _mention.c.raw)
+            .join(_mention, _mention.c.id == _case.c.root_mention_id)
+            .join(_author, _author.c.id == _case.c.author_id)
+            .where(_case.c.id.in_(ids))
+            .order_by(_case.c.id)
+        )
+        return [ThreadToFollow(*row) for row in rows]  # type: ignore[call-arg]
+
+
+def postpone_followup(engine: Engine, *, case_id: int, until: datetime) -> None:
+    with engine.begin() as connection:
+        connection.execute(update(_case).where(_case.c.id == case_id).values(followup_at=until))

@@ -134,6 +134,7 @@ class Case(SQLModel, table=True):
     resolved_at: datetime | None = _when()
     assignee: str | None = Field(default=None, max_length=200)
     csat: int | None = None
+    followup_at: datetime | None = _when(index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 

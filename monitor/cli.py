@@ -182,6 +182,7 @@ def _run_once(daemon: Daemon) -> int:
             print(f"skipped source {name}: {reason}", file=sys.stderr)
         while poller.tick():
             pass
+        poller.follow_threads()
         poller.release()
     if "score" in daemon.roles:
         process_pending(engine, settings, build_scorer(settings.scoring))

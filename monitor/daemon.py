@@ -18,6 +18,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
+from models.cases import claim_threads_to_follow, postpone_followup
 from models.mentions import LeaseLost, store_batch
 from models.sources import (
     ClaimedSource,
@@ -31,7 +32,7 @@ from models.sources import (
 from models.types import utcnow
 from monitor.config import Settings, SourceSettings
 from monitor.policy import backoff, next_after_rate_limit, next_after_success
-from monitor.sources.base import MissingCredentials, RateLimited, Source, SourceError
+from monitor.sources.base import MissingCredentials, RateLimited, Source, SourceError, ThreadRef
 from monitor.sources.registry import build_source, credential_key
 
 log = logging.getLogger("closeloop.daemon")
@@ -153,6 +154,46 @@ class Poller:
                             error=error, next_poll_at=None if permanent else now + wait)
         log.warning("source_failed source=%s permanent=%s error=%r", claimed.name, permanent, error)
 
+    def follow_threads(self) -> int:
+        """Poll the threads of active cases for the customer's later posts; returns how many were new.
+
+        They are stored as mentions like any other and triaged into their case, where the resolution
+        tracker sees them. A thread is followed through the first source of its brand and platform.
+        """
+        by_platform: dict[tuple[str, str], Source] = {}
+        for config in self.settings.sources:
+            source = self._sources.get(config.name)
+            if source is not None and hasattr(source, "fetch_thread"):
+                by_platform.setdefault((self.settings.brand(config.brand).name, config.platform), source)
+        every = timedelta(seconds=self.settings.daemon.followup_interval_seconds)
+        now = self.clock()
+        new = 0
+        threads = claim_threads_to_follow(self.engine, now=now, every=every,
+                                          platforms=sorted({p for _b, p in by_platform}), limit=50)
+        for thread in threads:
+            source = by_platform.get((thread.brand, thread.platform))
+            if source is None:
+                continue
+            ref = ThreadRef(platform=thread.platform, conversation_id=thread.conversation_id,
+                            root_platform_id=thread.root_platform_id, root_canonical_id=thread.root_canonical_id,
+                            author_handle=thread.author_handle,
+                            author_id=None if thread.author_key.startswith("@") else thread.author_key,
+                            since=thread.since, root_raw=thread.root_raw or {})
+            try:
+                found = source.fetch_thread(ref)  # type: ignore[attr-defined]
+            except RateLimited as exc:
+                postpone_followup(self.engine, case_id=thread.case_id,
+                                  until=now + timedelta(seconds=max(1.0, exc.retry_after)))
+                continue
+            except Exception as exc:  # the next interval tries again; other threads go on
+                log.warning("followup_failed case=%d error=%r", thread.case_id, str(exc))
+                continue
+            if found:
+                new += store_batch(self.engine, mentions=found, brand=thread.brand, source_id=None).new
+        if threads:
+            log.info("threads_followed cases=%d new=%d", len(threads), new)
+        return new
+
     def release(self) -> None:
         release_sources(self.engine, owner=self.owner)
 
@@ -190,6 +231,7 @@ class Daemon:
         if "poll" in self.roles:
             self.poller = Poller(self.engine, self.settings, self.owner, env=self.env)
             self._job("poll", self.poller.tick, daemon.poll_tick_seconds)
+            self._job("follow", self.poller.follow_threads, daemon.poll_tick_seconds)
         if "score" in self.roles:
             from monitor.pipeline import process_pending
             from monitor.scoring import build_scorer

@@ -74,3 +74,19 @@ def test_sqlite_runs_in_wal_mode_with_full_sync(sqlite_engine: Engine) -> None:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_an_older_schema_with_data_upgrades_to_head(tmp_path: Path) -> None:
+    from models.db import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO author (platform, key, handle, verified, first_seen_at) "
+                                "VALUES ('x', '1', 'jane', 0, '2026-11-20 09:00:00')"))
+    with pytest.raises(SchemaBehind):
+        prepare(engine)
+    upgrade(engine)
+    prepare(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT handle FROM author")).scalar_one() == "jane"
