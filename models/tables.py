@@ -135,6 +135,11 @@ class Case(SQLModel, table=True):
     assignee: str | None = Field(default=None, max_length=200)
     csat: int | None = None
     followup_at: datetime | None = _when(index=True)
+    resolution_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    resolved_by: str | None = Field(default=None, max_length=200)
+    csat_requested_at: datetime | None = _when()
+    editing_by: str | None = Field(default=None, max_length=200)
+    editing_until: datetime | None = _when()
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -202,5 +207,77 @@ class AuditEntry(SQLModel, table=True):
     address: str | None = Field(default=None, max_length=100)
 
 
+class User(SQLModel, table=True):
+    """A person on the social team. Roles: viewer < agent < approver < admin."""
+
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    password_hash: str = Field(max_length=300)
+    role: str = Field(max_length=20)
+    disabled: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class WebSession(SQLModel, table=True):
+    """A console login. Only the SHA-256 of the cookie's token is stored."""
+
+    __tablename__ = "web_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    csrf_token: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    address: str | None = Field(default=None, max_length=100)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Every login try, for throttling by name and by address."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_name_at", "name", "at"), Index("ix_login_attempt_address_at", "address", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    address: str | None = Field(default=None, max_length=100)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    ok: bool = False
+
+
+class Notification(SQLModel, table=True):
+    """An escalation email: at most one per case and reason, ever."""
+
+    __tablename__ = "notification"
+    __table_args__ = (UniqueConstraint("case_id", "reason", name="uq_notification_case_reason"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id")
+    reason: str = Field(max_length=50)
+    recipient: str = Field(max_length=300)
+    status: str = Field(default="sending", max_length=20)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    sent_at: datetime | None = _when()
+
+
+class DigestDelivery(SQLModel, table=True):
+    """One week's digest to one recipient: at most once, across restarts and daemons."""
+
+    __tablename__ = "digest_delivery"
+    __table_args__ = (UniqueConstraint("week", "recipient", name="uq_digest_week_recipient"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    week: str = Field(max_length=10)
+    recipient: str = Field(max_length=300)
+    status: str = Field(default="sending", max_length=20)
+    message_id: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    sent_at: datetime | None = _when()
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
 CASE_STATES = ("open", "responded", "resolved", "unresolved", "reopened")
+DRAFT_KINDS = ("reply", "csat")
+ROLES = ("viewer", "agent", "approver", "admin")
 DRAFT_STATUSES = ("draft", "approved", "sending", "sent", "unknown", "failed", "rejected")
