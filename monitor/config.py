@@ -178,6 +178,54 @@ class DaemonSettings(_Section):
     sources_per_tick: int = Field(10, ge=1, description="Most sources one tick claims.")
 
 
+class ConsoleSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address the web console listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port the web console listens on.")
+    session_hours: int = Field(12, ge=1, le=24 * 30, description="How long a console login lasts.")
+    secure_cookies: bool = Field(
+        False, description="Mark cookies Secure (set true when the console is served over HTTPS)."
+    )
+    login_attempts_per_15_minutes: int = Field(
+        5, ge=1, description="Failed logins allowed per name, and per address, in 15 minutes."
+    )
+    edit_lock_minutes: int = Field(10, ge=1, description="How long an open editor keeps a case claimed.")
+
+
+class ResolutionSettings(_Section):
+    unresolved_after_days: int = Field(
+        5, ge=1, description="A responded case with no confirmation this long becomes unresolved."
+    )
+    reopen_window_days: int = Field(
+        14, ge=1, description="The same author complaining again this soon after resolution reopens the case."
+    )
+    resolution_target_hours: int = Field(
+        72, ge=1, description="Resolution target; an unresolved case past it escalates to the supervisor."
+    )
+    escalate_minutes_before_deadline: int = Field(
+        10, ge=0, description="Escalate an unanswered case this many minutes before its response deadline."
+    )
+    supervisor_email: str | None = Field(None, description="Who escalations are emailed to.")
+    csat_followup: bool = Field(True, description="Draft a satisfaction follow-up when a case is resolved.")
+
+
+class SmtpSettings(_Section):
+    host: str = Field("127.0.0.1", description="SMTP server.")
+    port: int = Field(25, ge=1, le=65535, description="SMTP port (587 for STARTTLS, 465 for TLS).")
+    security: Literal["none", "starttls", "tls"] = Field("none", description="none, starttls or tls.")
+    user: str | None = Field(None, description="SMTP user name, if the server needs a login.")
+    password_env: str = Field("CLOSELOOP_SMTP_PASSWORD", description="Environment variable holding the SMTP password.")
+    sender: str = Field("closeloop@localhost", description="The From address of digests and escalations.")
+    timeout_seconds: float = Field(30, gt=0, description="SMTP connection timeout.")
+
+
+class DigestSettings(_Section):
+    recipients: tuple[str, ...] = Field((), description="Who receives the weekly digest.")
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
+        "mon", description="Day the digest is sent (in app.timezone)."
+    )
+    hour: int = Field(8, ge=0, le=23, description="Hour the digest is sent (in app.timezone).")
+
+
 class Settings(_Section):
     app: AppSettings = Field(default_factory=AppSettings, description="Process-wide settings.")
     database: DatabaseSettings = Field(default_factory=DatabaseSettings, description="Where closeloop stores state.")
@@ -193,6 +241,10 @@ class Settings(_Section):
     ranking: RankingSettings = Field(default_factory=RankingSettings, description="The urgency ranker.")
     sources: tuple[SourceSettings, ...] = Field((), description="Where mentions come from.")
     daemon: DaemonSettings = Field(default_factory=DaemonSettings, description="`closeloop run`.")
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings, description="The web console.")
+    resolution: ResolutionSettings = Field(default_factory=ResolutionSettings, description="Resolution tracking.")
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings, description="Outgoing mail.")
+    digest: DigestSettings = Field(default_factory=DigestSettings, description="The weekly digest.")
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:
