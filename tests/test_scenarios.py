@@ -250,3 +250,26 @@ def test_two_daemons_on_one_postgresql_send_200_replies_once_each(postgres_engin
         assert _status(engine) == Counter({"sent": 200})
         with engine.connect() as connection:
             assert connection.execute(select(func.count()).select_from(Draft)).scalar_one() == 200
+
+
+def test_a_lost_response_is_reconciled_after_it_settles_never_posted_twice(engine: Engine, tmp_path: Path) -> None:
+    from responders.outbox import Outbox
+    from responders.posters.registry import build_posters
+
+    now = utcnow()
+    with bare(now) as fake:
+        settings = parse_settings(config(fake, tmp_path), env={})
+        [parent] = _seed_cases(engine, settings, fake, 1)
+        clock = Clock(utcnow())
+        outbox = Outbox(engine, build_posters(settings, POST_ENV), "node-1", clock=clock)
+        fake.inject("create_tweet", Fault.drop_after_handling())
+        assert outbox.send_approved() == 0
+        assert _status(engine) == Counter({"unknown": 1})
+        assert outbox.reconcile() == 0 and outbox.send_approved() == 0, "not looked up, not resent, until it settles"
+        clock.now += timedelta(minutes=2)
+        assert outbox.reconcile() == 1
+        assert _status(engine) == Counter({"sent": 1})
+        assert len(fake.calls("POST", "/2/tweets")) == 1
+        [reply] = [t for t in fake.replies_by("acme") if t["referenced_tweets"][0]["id"] == parent]
+        with engine.connect() as connection:
+            assert connection.execute(select(Draft.platform_reply_id)).scalar_one() == reply["id"]  # type: ignore[call-overload]
