@@ -1,0 +1,67 @@
+"""Sentiment scoring: one Scorer per process, chosen from ScoringSettings.
+
+Importing this package never imports torch or transformers; the transformers backend imports them
+when ``build_scorer`` loads it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from monitor.config import ScoringSettings
+from monitor.scoring.base import UNSCORED, Scorer, ScorerUnavailable, Sentiment
+from monitor.scoring.lexicon import LexiconScorer
+
+__all__ = ["UNSCORED", "Scorer", "ScorerUnavailable", "Sentiment", "build_scorer"]
+
+log = logging.getLogger("closeloop.scoring")
+
+_fallback_warned = False  # the auto backend's fallback warning is logged once per process
+
+
+def build_scorer(settings: ScoringSettings) -> Scorer:
+    """The scorer ``settings.backend`` asks for.
+
+    "lexicon": VADER/AFINN. "transformers": the model, or ScorerUnavailable naming the model and the
+    reason. "auto": the model, or the lexicon scorer after one loud warning per process. Never reaches
+    the network unless ``allow_download`` is set and HF_HUB_OFFLINE is not; without ``allow_download``
+    it sets HF_HUB_OFFLINE=1 for the process when the variable is unset.
+    """
+    if settings.backend == "lexicon":
+        return LexiconScorer()
+    try:
+        return _load_transformers(settings)
+    except ScorerUnavailable as exc:
+        if settings.backend == "transformers":
+            raise
+        _warn_fallback(settings, exc)
+        return LexiconScorer()
+
+
+def _load_transformers(settings: ScoringSettings) -> Scorer:
+    if not settings.allow_download:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read by huggingface_hub when first imported
+    try:
+        from monitor.scoring import transformers_backend
+
+        return transformers_backend.load(settings)
+    except Exception as exc:  # a model that cannot be loaded, for whatever reason, is unavailable
+        reason = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        raise ScorerUnavailable(f"cannot load sentiment model {settings.model!r}: {reason}") from exc
+
+
+def _warn_fallback(settings: ScoringSettings, exc: ScorerUnavailable) -> None:
+    global _fallback_warned
+    if _fallback_warned:
+        log.info("scorer_fallback model=%s backend=lexicon", settings.model)
+        return
+    _fallback_warned = True
+    log.warning(
+        "scorer_fallback model=%s revision=%s backend=lexicon reason=%r: the transformer model is "
+        "unavailable, so English and Danish are scored by lexicons and marked model=lexicon:vader / "
+        "lexicon:afinn-da; other languages are unscored",
+        settings.model,
+        settings.revision[:7],
+        str(exc),
+    )

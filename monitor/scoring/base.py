@@ -1,0 +1,46 @@
+"""The scorer's public types: what a score is and what every backend promises."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+LABELS = ("negative", "neutral", "positive")
+
+
+@dataclass(frozen=True, slots=True)
+class Sentiment:
+    """One text's sentiment.
+
+    ``label`` is "negative", "neutral", "positive" or "unscored"; ``score`` is the confidence of that
+    label in [0, 1] (0.0 when unscored); ``model`` names what produced it ("none" when unscored).
+    """
+
+    label: str
+    score: float
+    model: str
+
+
+UNSCORED = Sentiment("unscored", 0.0, "none")
+
+
+class ScorerUnavailable(Exception):
+    """A scorer backend that cannot be loaded; the message names the model and the reason."""
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Scores texts in batches; ``model_name`` says which backend is active."""
+
+    model_name: str
+
+    def score(self, texts: Sequence[str], languages: Sequence[str | None]) -> list[Sentiment]:
+        """One Sentiment per text, in order; a text the backend cannot score is UNSCORED."""
+        ...
+
+
+def check_lengths(texts: Sequence[str], languages: Sequence[str | None]) -> None:
+    """Raise ValueError unless there is one language (or None) per text."""
+    if len(texts) != len(languages):
+        raise ValueError(f"got {len(texts)} texts but {len(languages)} languages")
