@@ -247,13 +247,14 @@ def record_draft(
     """Store a reply draft; False when the mention already has one (drafting is never done twice)."""
     now = now or utcnow()
     with engine.begin() as connection:
-        result = connection.execute(
-            _insert(connection, _draft).on_conflict_do_nothing(index_elements=["mention_id", "kind"]),
+        inserted = connection.execute(
+            _insert(connection, _draft).on_conflict_do_nothing(index_elements=["mention_id", "kind"])
+            .returning(_draft.c.id),
             {"case_id": case_id, "mention_id": mention_id, "kind": "reply", "status": "draft", "language": language,
              "category": category, "text": text, "quote": quote, "agent": agent, "style_issues": list(style_issues),
              "created_at": now, "updated_at": now},
-        )
-        return bool(result.rowcount)
+        ).first()
+        return inserted is not None
 
 
 @dataclass(frozen=True, slots=True)

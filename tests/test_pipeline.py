@@ -140,3 +140,15 @@ def test_every_complaint_in_the_demo_gets_a_draft_in_its_language(engine: Engine
         assert item.row.draft_text, f"case {item.row.case_id} has no draft"
         if item.row.language in {"en", "da", "fi", "et", "he", "ko"}:
             assert item.row.draft_language == item.row.language
+
+
+def test_a_draft_is_never_recorded_twice_for_one_mention(engine: Engine, settings: Settings, tmp_path: Path) -> None:
+    from models.cases import record_draft
+
+    run(engine, settings, write(tmp_path / "m.jsonl", POSTS[:1]))
+    with engine.connect() as connection:
+        draft = connection.execute(select(Draft.case_id, Draft.mention_id)).one()  # type: ignore[call-overload]
+    again = record_draft(engine, case_id=draft.case_id, mention_id=draft.mention_id, language="en", category="general",
+                         text="x", quote="", agent="Maria", style_issues=[])
+    assert again is False
+    assert count(engine, Draft) == 1
