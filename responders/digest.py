@@ -1,0 +1,382 @@
+"""The weekly digest for management: what was resolved, not just what was replied to.
+
+``build_digest`` reads one ISO week's records; ``assemble_digest`` (pure) turns records into the numbers and
+lists; ``render_html`` / ``render_text`` fill ``templates/digest.html`` (autoescaped: post text is data) and
+``templates/digest.txt``; ``charts`` draws PNGs with matplotlib's Agg backend, sent as inline CID images.
+``send_weekly_digest`` claims each (week, recipient) delivery before sending it, so each recipient gets each
+week's digest exactly once across restarts and daemons. matplotlib is imported only when charts are drawn.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import cache
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FunctionLoader, StrictUndefined
+from sqlalchemy.engine import Engine
+
+from models.resolution import (
+    CaseRecord,
+    MentionRecord,
+    case_records,
+    claim_digest_delivery,
+    digest_deliveries,
+    mark_digest_delivery,
+    mention_records,
+    open_case_records,
+)
+from monitor.config import Settings
+from responders.mailer import InlineImage, Mailer, MailError, Outgoing, build_message
+from responders.metrics import (
+    Funnel,
+    TopicChange,
+    WeekMetrics,
+    answered_unresolved,
+    breakdown,
+    daily_volume,
+    first_response_minutes,
+    funnel,
+    iso_week,
+    longest_open,
+    previous_week,
+    rising_topics,
+    week_bounds,
+    week_metrics,
+)
+
+log = logging.getLogger("closeloop.digest")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+LIST_LIMIT = 10
+EXCERPT = 140
+COLORS = {"negative": "#d64545", "neutral": "#9aa5b1", "positive": "#3f9c63", "unscored": "#e0a030"}
+
+
+@dataclass(frozen=True, slots=True)
+class CaseLine:
+    """A case as a digest lists it."""
+
+    case_id: int
+    handle: str
+    platform: str
+    state: str
+    excerpt: str
+    url: str | None
+    age: str
+    agent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Headline:
+    label: str
+    value: str
+    previous: str
+    delta: str
+    better: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    week: str
+    previous_week: str
+    timezone: str
+    starts: date
+    ends: date
+    target_minutes: int
+    this: WeekMetrics
+    last: WeekMetrics
+    headlines: list[Headline]
+    daily: dict[date, Counter[str]]
+    response_minutes: list[float]
+    funnel: Funnel
+    answered_unresolved: list[CaseLine]
+    oldest_open: list[CaseLine]
+    rising: list[TopicChange]
+    by_platform: dict[str, WeekMetrics]
+    by_agent: dict[str, WeekMetrics]
+    by_brand: dict[str, WeekMetrics] = field(default_factory=dict)
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.0f}%"
+
+
+def duration_minutes(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value < 90:
+        return f"{value:.0f} min"
+    if value < 48 * 60:
+        return f"{value / 60:.1f} h"
+    return f"{value / 1440:.1f} days"
+
+
+def score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}/5"
+
+
+def _age(posted_at: datetime, now: datetime) -> str:
+    return duration_minutes(max(0.0, (now - posted_at).total_seconds() / 60))
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= EXCERPT else flat[: EXCERPT - 1].rstrip() + "…"
+
+
+def _line(case: CaseRecord, now: datetime) -> CaseLine:
+    url = case.url if case.url and case.url.startswith(("https://", "http://")) else None
+    return CaseLine(case.case_id, case.author_handle, case.platform, case.state, _excerpt(case.text), url,
+                    _age(case.posted_at, now), case.agent)
+
+
+def _headline(label: str, this: float | None, last: float | None, show: Any, *, points: bool) -> Headline:
+    if this is None or last is None:
+        return Headline(label, show(this), show(last), "", None)
+    change = this - last
+    delta = f"{change * 100:+.0f} pts" if points else f"{change:+.1f}"
+    return Headline(label, show(this), show(last), delta, None if abs(change) < 1e-9 else change > 0)
+
+
+def target_label(minutes: int) -> str:
+    return "within the hour" if minutes == 60 else f"within {duration_minutes(minutes)}"
+
+
+def assemble_digest(*, week: str, timezone: str, target_minutes: int, now: datetime, cases: Sequence[CaseRecord],
+                    previous_cases: Sequence[CaseRecord], mentions: Sequence[MentionRecord],
+                    previous_mentions: Sequence[MentionRecord], open_cases: Sequence[CaseRecord]) -> Digest:
+    """The digest's numbers and lists from plain records (pure)."""
+    start, end = week_bounds(week, timezone)
+    this = week_metrics(cases, mentions, target_minutes=target_minutes)
+    last = week_metrics(previous_cases, previous_mentions, target_minutes=target_minutes)
+    headlines = [
+        _headline(f"Answered {target_label(target_minutes)}", this.within_target_rate, last.within_target_rate,
+                  percent, points=True),
+        _headline("Resolved", this.resolution_rate, last.resolution_rate, percent, points=True),
+        _headline("CSAT", this.csat_average, last.csat_average, score, points=False),
+    ]
+    return Digest(
+        week=week, previous_week=previous_week(week), timezone=timezone, starts=start.date(),
+        ends=(end - timedelta(days=1)).date(), target_minutes=target_minutes, this=this, last=last,
+        headlines=headlines, daily=daily_volume(mentions, week=week, timezone=timezone),
+        response_minutes=[m for m in (first_response_minutes(c) for c in cases) if m is not None],
+        funnel=funnel(cases, target_minutes=target_minutes),
+        answered_unresolved=[_line(c, now) for c in answered_unresolved(cases)][:LIST_LIMIT],
+        oldest_open=[_line(c, now) for c in longest_open(open_cases, limit=LIST_LIMIT)],
+        rising=rising_topics(cases, previous_cases),
+        by_platform=breakdown(cases, mentions, by="platform", target_minutes=target_minutes),
+        by_agent=breakdown(cases, mentions, by="agent", target_minutes=target_minutes),
+        by_brand=breakdown(cases, mentions, by="brand", target_minutes=target_minutes),
+    )
+
+
+def _own_handles(settings: Settings) -> list[str]:
+    return [h.lstrip("@") for b in settings.brands
+            for h in (b.handles.x, b.handles.reddit, b.handles.mastodon, b.handles.bluesky) if h]
+
+
+def build_digest(engine: Engine, settings: Settings, *, week: str, now: datetime) -> Digest:
+    """The digest of ``week`` (ISO, in app.timezone) as the database has it at ``now``."""
+    timezone = settings.app.timezone
+    start, end = week_bounds(week, timezone)
+    before_start, _ = week_bounds(previous_week(week), timezone)
+    own = _own_handles(settings)
+    return assemble_digest(
+        week=week, timezone=timezone, target_minutes=settings.app.response_target_minutes, now=now,
+        cases=case_records(engine, posted_from=start, posted_to=end),
+        previous_cases=case_records(engine, posted_from=before_start, posted_to=start),
+        mentions=mention_records(engine, posted_from=start, posted_to=end, exclude_handles=own),
+        previous_mentions=mention_records(engine, posted_from=before_start, posted_to=start, exclude_handles=own),
+        open_cases=open_case_records(engine, posted_before=end),
+    )
+
+
+# --- charts -------------------------------------------------------------------------------------------------
+
+def _png(figure: Any) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def volume_chart(digest: Digest) -> bytes:
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(6.4, 2.6))
+    days = list(digest.daily)
+    bottom = [0] * len(days)
+    for label in ("negative", "neutral", "positive", "unscored"):
+        values = [digest.daily[d][label] for d in days]
+        if any(values):
+            axis.bar([d.strftime("%a %d") for d in days], values, bottom=bottom, label=label, color=COLORS[label])
+            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    axis.yaxis.get_major_locator().set_params(integer=True)
+    axis.set_title("Mentions per day by sentiment", loc="left", fontsize=11)
+    axis.spines[["top", "right"]].set_visible(False)
+    if any(bottom):
+        axis.legend(frameon=False, fontsize=8, ncols=4, loc="upper left", bbox_to_anchor=(0, -0.12))
+    return _png(figure)
+
+
+def response_chart(digest: Digest) -> bytes:
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(6.4, 2.6))
+    target = digest.target_minutes
+    edges = [0, target / 4, target / 2, 3 * target / 4, target, 2 * target, 4 * target, 24 * 60, float("inf")]
+    labels = [f"≤{e:.0f}m" for e in edges[1:5]] + [f"≤{edges[5] / 60:.0f}h", f"≤{edges[6] / 60:.0f}h", "≤1d", ">1d"]
+    counts = [sum(1 for m in digest.response_minutes if lo < m <= hi or (lo == 0 and m == 0))
+              for lo, hi in itertools.pairwise(edges)]
+    colors = ["#3f9c63" if hi <= target else "#d64545" for hi in edges[1:]]
+    axis.bar(labels, counts, color=colors)
+    axis.axvline(3.5, color="#333", linestyle="--", linewidth=1)
+    axis.text(3.55, max(counts or [0]) or 1, f" target {target} min", va="top", fontsize=8)
+    axis.yaxis.get_major_locator().set_params(integer=True)
+    axis.set_title("First response time (from the post)", loc="left", fontsize=11)
+    axis.spines[["top", "right"]].set_visible(False)
+    return _png(figure)
+
+
+def funnel_chart(digest: Digest) -> bytes:
+    plt = _pyplot()
+    f = digest.funnel
+    stages = [("Complaints", f.complaints), ("Answered", f.answered), (f"Answered {target_label(digest.target_minutes)}",
+              f.within_target), ("Resolved", f.resolved), ("Confirmed by customer", f.confirmed_by_customer)]
+    figure, axis = plt.subplots(figsize=(6.4, 2.4))
+    names = [s[0] for s in stages][::-1]
+    values = [s[1] for s in stages][::-1]
+    axis.barh(names, values, color=["#2f6f9f", "#3f9c63", "#5b8fc7", "#7aa7d6", "#9bbfe3"])
+    for y, value in enumerate(values):
+        axis.text(value, y, f" {value}", va="center", fontsize=9)
+    axis.set_title("Resolution funnel", loc="left", fontsize=11)
+    axis.spines[["top", "right"]].set_visible(False)
+    return _png(figure)
+
+
+def charts(digest: Digest) -> list[InlineImage]:
+    stamp = digest.week.lower()
+    return [
+        InlineImage(f"volume-{stamp}@closeloop", volume_chart(digest), filename="volume.png"),
+        InlineImage(f"response-{stamp}@closeloop", response_chart(digest), filename="response-time.png"),
+        InlineImage(f"funnel-{stamp}@closeloop", funnel_chart(digest), filename="funnel.png"),
+    ]
+
+
+# --- rendering ----------------------------------------------------------------------------------------------
+
+def _template_source(name: str) -> str:
+    return resources.files("responders").joinpath(f"templates/{name}").read_text(encoding="utf-8")
+
+
+@cache
+def _environments() -> tuple[Environment, Environment]:
+    filters = {"percent": percent, "minutes": duration_minutes, "score": score}
+    html = Environment(loader=FunctionLoader(_template_source), autoescape=True, undefined=StrictUndefined,
+                       trim_blocks=True, lstrip_blocks=True)
+    text = Environment(loader=FunctionLoader(_template_source), autoescape=False, undefined=StrictUndefined,
+                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    for environment in (html, text):
+        environment.filters.update(filters)
+    return html, text
+
+
+def _context(digest: Digest, images: dict[str, str]) -> dict[str, Any]:
+    return {"d": digest, "images": images, "target": target_label(digest.target_minutes)}
+
+
+def render_html(digest: Digest, images: Sequence[InlineImage] | dict[str, str] = ()) -> str:
+    """The HTML digest; ``images`` are the inline charts (``cid:`` links) or, for a preview, data URLs."""
+    sources = images if isinstance(images, dict) else {
+        image.filename.split(".")[0].split("-")[0]: f"cid:{image.cid}" for image in images}
+    return _environments()[0].get_template("digest.html").render(**_context(digest, sources))
+
+
+def render_text(digest: Digest) -> str:
+    return _environments()[1].get_template("digest.txt").render(**_context(digest, {}))
+
+
+def preview_html(digest: Digest) -> str:
+    """A self-contained HTML file: the charts as data URLs instead of CID references."""
+    import base64
+
+    data = {image.filename.split(".")[0].split("-")[0]: "data:image/png;base64," + base64.b64encode(image.data).decode()
+            for image in charts(digest)}
+    return render_html(digest, data)
+
+
+def subject(digest: Digest) -> str:
+    head = digest.headlines
+    return (f"closeloop weekly digest {digest.week}: {head[0].value} answered {target_label(digest.target_minutes)}, "
+            f"{head[1].value} resolved, CSAT {head[2].value}")
+
+
+# --- sending ------------------------------------------------------------------------------------------------
+
+def send_weekly_digest(engine: Engine, settings: Settings, mailer: Mailer, *, week: str, now: datetime) -> int:
+    """Send ``week``'s digest to each configured recipient who has not had it; returns how many were sent.
+
+    Each (week, recipient) row is claimed before the message goes out. A claimed row is never sent again
+    (exactly once, or — if the process dies mid-send — at most once), except one the server refused, which a
+    later call retries.
+    """
+    recipients = list(dict.fromkeys(settings.digest.recipients))
+    delivered = digest_deliveries(engine, week=week)
+    if not [r for r in recipients if delivered.get(r) in (None, "failed")]:
+        return 0
+    digest = build_digest(engine, settings, week=week, now=now)
+    images = charts(digest)
+    html, text, title = render_html(digest, images), render_text(digest), subject(digest)
+    sent = 0
+    for recipient in recipients:
+        if not claim_digest_delivery(engine, week=week, recipient=recipient, now=now):
+            continue
+        message = build_message(Outgoing(sender=settings.smtp.sender, recipient=recipient, subject=title, text=text,
+                                         html=html, images=images, headers={"X-Closeloop-Week": week}))
+        try:
+            mailer.send(message)
+        except MailError as exc:
+            mark_digest_delivery(engine, week=week, recipient=recipient, sent=False, now=now, error=str(exc))
+            log.warning("digest_failed week=%s recipient=%s error=%r", week, recipient, str(exc))
+            continue
+        mark_digest_delivery(engine, week=week, recipient=recipient, sent=True, now=now,
+                             message_id=str(message["Message-ID"]))
+        log.info("digest_sent week=%s recipient=%s", week, recipient)
+        sent += 1
+    return sent
+
+
+def digest_due(now: datetime, settings: Settings) -> str | None:
+    """The week whose digest is due at ``now``: the last completed ISO week, once this week's configured
+    day and hour (in app.timezone) have come; None before then. Calling it again the same week returns the
+    same week, and the delivery claims make the repeat a no-op."""
+    zone = ZoneInfo(settings.app.timezone)
+    local = now.astimezone(zone)
+    monday = local.date() - timedelta(days=local.weekday())
+    send_day = monday + timedelta(days=WEEKDAYS.index(settings.digest.weekday))
+    send_at = datetime(send_day.year, send_day.month, send_day.day, settings.digest.hour, tzinfo=zone)
+    if local < send_at:
+        return None
+    return iso_week(datetime(monday.year, monday.month, monday.day, tzinfo=zone) - timedelta(days=1),
+                    settings.app.timezone)
+
+
+__all__ = ["Digest", "assemble_digest", "build_digest", "charts", "digest_due", "preview_html", "render_html",
+           "render_text", "send_weekly_digest", "subject"]
