@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -86,16 +86,23 @@ def _upsert_authors(connection: Connection, mentions: Sequence[ParsedMention], n
                 select(_author.c.id, _author.c.key).where(_author.c.platform == platform, _author.c.key.in_(keys))
             ):
                 ids[(platform, row.key)] = row.id
+    changed = []
     for (platform, key), a in wanted.items():
         before = known.get((platform, key))
-        now_values = (a.handle, a.name, a.followers, a.verified)
-        if before is not None and before != now_values:
-            connection.execute(
-                update(_author)
-                .where(_author.c.id == ids[(platform, key)])
-                .values(handle=a.handle, name=a.name if a.name is not None else before[1],
-                        followers=a.followers if a.followers is not None else before[2], verified=a.verified)
-            )
+        if before is None or before == (a.handle, a.name, a.followers, a.verified):
+            continue
+        changed.append({
+            "b_id": ids[(platform, key)], "b_handle": a.handle,
+            "b_name": a.name if a.name is not None else before[1],
+            "b_followers": a.followers if a.followers is not None else before[2], "b_verified": a.verified,
+        })
+    if changed:  # follower counts move with nearly every post: one executemany, not a statement per author
+        connection.execute(
+            update(_author).where(_author.c.id == bindparam("b_id")).values(
+                handle=bindparam("b_handle"), name=bindparam("b_name"), followers=bindparam("b_followers"),
+                verified=bindparam("b_verified")),
+            changed,
+        )
     return ids
 
 
