@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("closeloop.cli")
 DEMO_DIR = Path(__file__).parent / "demo"
 PROGRESS_MIN_LINES = 2_000
+ROLES = ("poll", "score", "post", "web", "digest")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -115,7 +116,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     status = _ingest_file(settings, data, brand=None, console=console, shift=_demo_shift(data))
     if status:
         return status
-    render_queue(console, load_queue(_engine(settings), settings))
+    engine = _engine(settings)
+    render_queue(console, load_queue(engine, settings))
+    from responders.demo_history import demo_history
+
+    console.print("\nCase histories (a simulated week: replies sent, confirmations, a reopen, a stale case):",
+                  style="bold")
+    for line in demo_history(engine, settings, now=utcnow()):
+        console.print(line, markup=False, highlight=False)
     console.print(f"\nTry: closeloop --config {DEMO_DIR / 'demo.toml'} queue --json  (with "
                   f"CLOSELOOP_DATABASE_URL=sqlite:///{database})", style="dim")
     return 0
@@ -147,9 +155,9 @@ def _roles(value: str | None, settings: Settings) -> tuple[str, ...]:
     if not value:
         return tuple(settings.daemon.roles)
     roles = tuple(r.strip() for r in value.split(",") if r.strip())
-    unknown = [r for r in roles if r not in ("poll", "score", "post")]
+    unknown = [r for r in roles if r not in ROLES]
     if unknown:
-        raise ConfigError(f"--roles: unknown role(s) {', '.join(unknown)} (expected poll, score, post)")
+        raise ConfigError(f"--roles: unknown role(s) {', '.join(unknown)} (expected {', '.join(ROLES)})")
     return roles
 
 
@@ -172,6 +180,7 @@ def _run_once(daemon: Daemon) -> int:
     from monitor.daemon import Poller
     from monitor.pipeline import process_pending
     from monitor.scoring import build_scorer
+    from responders.mailer import SmtpMailer
     from responders.outbox import Outbox
     from responders.posters.registry import build_posters
 
@@ -185,12 +194,19 @@ def _run_once(daemon: Daemon) -> int:
         poller.follow_threads()
         poller.release()
     if "score" in daemon.roles:
+        from responders.tracker import track_pending
+
         process_pending(engine, settings, build_scorer(settings.scoring))
+        track_pending(engine, settings, now=utcnow())
     if "post" in daemon.roles:
         outbox = Outbox(engine, build_posters(settings, os.environ), daemon.owner)
         outbox.reconcile()
         while outbox.send_approved():
             pass
+    if "digest" in daemon.roles:
+        daemon.mailer = SmtpMailer(settings.smtp)
+        daemon.sweep_step()
+        daemon.digest_step()
     return 0
 
 
@@ -261,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     run = commands.add_parser("run", help="the daemon: poll, score, draft and post on a schedule")
-    run.add_argument("--roles", help="comma-separated subset of poll,score,post (default: daemon.roles)")
+    run.add_argument("--roles", help="comma-separated subset of poll,score,post,web,digest (default: daemon.roles)")
     run.add_argument("--node-id", help="this daemon's name in leases (default: daemon.node_id)")
     run.add_argument("--once", action="store_true", help="run every step until nothing is left, then exit")
     run.set_defaults(func=cmd_run)
@@ -285,6 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
     config = commands.add_parser("config", help="print the effective configuration")
     config.add_argument("--keys", action="store_true", help="list every key with its help line")
     config.set_defaults(func=cmd_config)
+    # Subcommands contributed by responders/: the console (serve, users) and the digest.
+    from responders.resolution_commands import register as register_digest
+    from responders.web.commands import register as register_web
+
+    register_web(commands)
+    register_digest(commands)
     return parser
 
 

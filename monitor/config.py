@@ -163,8 +163,9 @@ class DaemonSettings(_Section):
         default_factory=socket.gethostname,
         description="This daemon's name in leases; keep it stable across restarts (default: the hostname).",
     )
-    roles: tuple[Literal["poll", "score", "post"], ...] = Field(
-        ("poll", "score", "post"), description="What `closeloop run` does here; --roles overrides it."
+    roles: tuple[Literal["poll", "score", "post", "web", "digest"], ...] = Field(
+        ("poll", "score", "post", "web", "digest"),
+        description="What `closeloop run` does here (poll, score, post, web, digest); --roles overrides it.",
     )
     poll_tick_seconds: float = Field(5, gt=0, description="How often due sources are claimed and polled.")
     process_tick_seconds: float = Field(5, gt=0, description="How often new mentions are scored, triaged, drafted.")

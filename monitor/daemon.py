@@ -213,6 +213,9 @@ class Daemon:
         self.poller: Poller | None = None
         self.outbox: Any = None
         self.scorer: Any = None
+        self.mailer: Any = None
+        self.web: Any = None
+        self.web_thread: threading.Thread | None = None
 
     def _job(self, name: str, step: Callable[[], Any], seconds: float) -> None:
         def run() -> None:
@@ -233,12 +236,10 @@ class Daemon:
             self._job("poll", self.poller.tick, daemon.poll_tick_seconds)
             self._job("follow", self.poller.follow_threads, daemon.poll_tick_seconds)
         if "score" in self.roles:
-            from monitor.pipeline import process_pending
             from monitor.scoring import build_scorer
 
             self.scorer = build_scorer(self.settings.scoring)
-            self._job("process", lambda: process_pending(self.engine, self.settings, self.scorer),
-                      daemon.process_tick_seconds)
+            self._job("process", self.process_step, daemon.process_tick_seconds)
         if "post" in self.roles:
             from responders.outbox import Outbox
             from responders.posters.registry import build_posters
@@ -247,18 +248,65 @@ class Daemon:
                                  lease=timedelta(seconds=daemon.send_lease_seconds))
             # Whatever this node left in `sending` when it last stopped is settled before anything is sent.
             self.outbox.reconcile()
-            self._job("post", self._post_step, daemon.post_tick_seconds)
+            self._job("post", self.post_step, daemon.post_tick_seconds)
+        if "digest" in self.roles:
+            from responders.mailer import SmtpMailer
+
+            self.mailer = SmtpMailer(self.settings.smtp, env=self.env)
+            self._job("resolution_sweep", self.sweep_step, 60)
+            self._job("digest", self.digest_step, 600)
+        if "web" in self.roles:
+            self._start_console()
         self.scheduler.start()
         log.info("daemon_started owner=%s roles=%s", self.owner, ",".join(self.roles))
 
-    def _post_step(self) -> None:
+    def process_step(self) -> None:
+        from monitor.pipeline import process_pending
+        from responders.tracker import track_pending
+
+        process_pending(self.engine, self.settings, self.scorer)
+        track_pending(self.engine, self.settings, now=utcnow())
+
+    def sweep_step(self) -> None:
+        """Stale cases become unresolved, and escalations are mailed (each once per case and reason)."""
+        from responders.tracker import send_escalations, sweep_stale
+
+        sweep_stale(self.engine, self.settings, now=utcnow())
+        send_escalations(self.engine, self.settings, self.mailer, now=utcnow())
+
+    def digest_step(self) -> None:
+        """Send last week's digest once its configured hour has come (once per recipient, ever)."""
+        from responders.digest import digest_due, send_weekly_digest
+
+        week = digest_due(utcnow(), self.settings)
+        if week is not None:
+            send_weekly_digest(self.engine, self.settings, self.mailer, week=week, now=utcnow())
+
+    def _start_console(self) -> None:
+        import uvicorn
+
+        from responders.web.app import create_app
+
+        console = self.settings.console
+        config = uvicorn.Config(create_app(self.settings, self.engine), host=console.host, port=console.port,
+                                log_level="warning", lifespan="off")
+        self.web = uvicorn.Server(config)
+        self.web_thread = threading.Thread(target=self.web.run, name="console", daemon=True)
+        self.web_thread.start()
+        log.info("console_started address=http://%s:%d", console.host, console.port)
+
+    def post_step(self) -> None:
         self.outbox.reconcile()
         self.outbox.send_approved()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop taking new work, let running steps finish, give back what is claimed."""
         self.stopping.set()
+        if self.web is not None:
+            self.web.should_exit = True
         self.scheduler.shutdown(wait=True)
+        if self.web_thread is not None:
+            self.web_thread.join(timeout)
         if self.poller is not None:
             self.poller.release()
         if self.outbox is not None:

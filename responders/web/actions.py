@@ -1,0 +1,194 @@
+"""The desk's actions on a case. Every one is a POST carrying the CSRF token, checked for the role first.
+
+A plain form post is answered with a redirect back to the case; a script's call (``X-Requested-With``) or an
+htmx call gets JSON or a fragment. An action that no longer applies (someone else got there first) is 409.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from models.console import (
+    CaseDetail,
+    CaseHeld,
+    ConsoleError,
+    DraftView,
+    assign_case,
+    case_detail,
+    claim_case,
+    escalate_case,
+    release_case,
+    reopen_case,
+    resolve_case,
+)
+from models.outbox import OutboxError, approve_draft, edit_draft, reject_draft, text_hash
+from models.types import utcnow
+from models.users import SessionUser
+from responders.web.auth import Agent, Approver, client_address, has_role
+from responders.web.render import page
+from responders.web.style import findings_for
+
+router = APIRouter(prefix="/cases/{case_id}")
+MAX_TEXT = 20_000
+
+
+def _scripted(request: Request) -> bool:
+    return "x-requested-with" in request.headers or "hx-request" in request.headers
+
+
+def _done(request: Request, case_id: int, what: str, **extra: object) -> Response:
+    if _scripted(request):
+        return JSONResponse({"ok": True, "case_id": case_id, "done": what, **extra})
+    return RedirectResponse(f"/cases/{case_id}?done={what}", status_code=303)
+
+
+def _hold(request: Request) -> timedelta:
+    return timedelta(minutes=request.app.state.settings.console.edit_lock_minutes)
+
+
+def _draft(request: Request, case_id: int) -> tuple[CaseDetail, DraftView]:
+    detail = case_detail(request.app.state.engine, case_id=case_id, history_limit=0, thread_limit=0)
+    if detail is None:
+        raise HTTPException(404, f"no case {case_id}")
+    if detail.draft is None:
+        raise HTTPException(409, f"case {case_id} has no draft")
+    return detail, detail.draft
+
+
+def _claim(request: Request, case_id: int, user: SessionUser) -> None:
+    try:
+        claim_case(request.app.state.engine, case_id=case_id, user=user.name, now=utcnow(), hold=_hold(request))
+    except CaseHeld as exc:
+        raise HTTPException(409, f"{exc.holder} is editing this case; wait until they are done") from None
+    except ConsoleError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@router.post("/check", response_class=HTMLResponse)
+def check(request: Request, case_id: int, *, text: str = Form(""),
+          user: Agent) -> Response:
+    """The style checker's findings and the length against the platform's limit, as the agent types."""
+    detail, draft = _draft(request, case_id)
+    findings = findings_for(request.app.state.settings, text=text[:MAX_TEXT], language=draft.language,
+                            platform=detail.row.platform, quote=draft.quote)
+    return page(request, "_findings.html", {"findings": findings})
+
+
+@router.post("/claim")
+def claim(request: Request, case_id: int, user: Agent) -> Response:
+    _claim(request, case_id, user)
+    return _done(request, case_id, "claimed")
+
+
+@router.post("/release")
+def release(request: Request, case_id: int, user: Agent) -> Response:
+    release_case(request.app.state.engine, case_id=case_id, user=user.name)
+    return _done(request, case_id, "released")
+
+
+@router.post("/edit")
+def edit(request: Request, case_id: int, *, text: str = Form(...), seen_hash: str = Form(""),
+         user: Agent) -> Response:
+    """Save the draft's text. An approved draft goes back to ``draft``: what is approved is what is sent."""
+    if len(text) > MAX_TEXT:
+        raise HTTPException(422, "the reply is too long to store")
+    detail, draft = _draft(request, case_id)
+    _claim(request, case_id, user)
+    if seen_hash and seen_hash != text_hash(draft.text):
+        raise HTTPException(409, "the draft changed since you opened it; reload to see the new text")
+    findings = findings_for(request.app.state.settings, text=text, language=draft.language,
+                            platform=detail.row.platform, quote=draft.quote)
+    try:
+        edit_draft(request.app.state.engine, draft_id=draft.id, editor=user.name, text=text,
+                   style_issues=findings.as_dicts(), now=utcnow(), address=client_address(request))
+    except OutboxError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return _done(request, case_id, "saved")
+
+
+@router.post("/approve")
+def approve(request: Request, case_id: int, *, seen_hash: str = Form(...), text: str | None = Form(None),
+            user: Approver) -> Response:
+    """Approve the draft for sending, as the approver saw it (``seen_hash``), optionally with their edit."""
+    engine = request.app.state.engine
+    detail, draft = _draft(request, case_id)
+    _claim(request, case_id, user)
+    try:
+        if seen_hash != text_hash(draft.text):
+            raise HTTPException(409, "the draft changed since you opened it; reload and check it again")
+        final = draft.text if text is None else text
+        findings = findings_for(request.app.state.settings, text=final, language=draft.language,
+                                platform=detail.row.platform, quote=draft.quote)
+        if findings.over:
+            raise HTTPException(422, f"the reply is {findings.length} long; {detail.row.platform} takes {findings.limit}")
+        try:
+            if draft.status == "approved" and final != draft.text:
+                edit_draft(engine, draft_id=draft.id, editor=user.name, text=final,
+                           style_issues=findings.as_dicts(), now=utcnow(), address=client_address(request))
+            digest = approve_draft(engine, draft_id=draft.id, approver=user.name, now=utcnow(), text=final,
+                                   style_issues=findings.as_dicts(), address=client_address(request))
+        except OutboxError as exc:
+            raise HTTPException(409, str(exc)) from None
+    finally:
+        release_case(engine, case_id=case_id, user=user.name)
+    return _done(request, case_id, "approved", text_hash=digest)
+
+
+@router.post("/reject")
+def reject(request: Request, case_id: int, *, reason: str = Form(""),
+           user: Approver) -> Response:
+    if not reason.strip():
+        raise HTTPException(422, "a rejection needs a reason")
+    _, draft = _draft(request, case_id)
+    try:
+        reject_draft(request.app.state.engine, draft_id=draft.id, actor=user.name, reason=reason.strip(),
+                     now=utcnow(), address=client_address(request))
+    except OutboxError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return _done(request, case_id, "rejected")
+
+
+@router.post("/assign")
+def assign(request: Request, case_id: int, *, assignee: str = Form(""),
+           user: Agent) -> Response:
+    """Agents take a case for themselves (or let it go); approvers and admins assign anyone."""
+    who = assignee.strip() or None
+    if who not in (None, user.name) and not has_role(user, "approver"):
+        raise HTTPException(403, "agents can assign a case only to themselves")
+    try:
+        assign_case(request.app.state.engine, case_id=case_id, assignee=who, actor=user.name, now=utcnow(),
+                    address=client_address(request))
+    except ConsoleError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return _done(request, case_id, "assigned")
+
+
+def _act(request: Request, case_id: int, action: Callable[..., None], what: str, **kwargs: object) -> Response:
+    try:
+        action(request.app.state.engine, case_id=case_id, now=utcnow(), address=client_address(request),
+               **kwargs)
+    except ConsoleError as exc:
+        status = 404 if str(exc).startswith("no case") else 422 if "required" in str(exc) or "needs" in str(exc) else 409
+        raise HTTPException(status, str(exc)) from None
+    return _done(request, case_id, what)
+
+
+@router.post("/escalate")
+def escalate(request: Request, case_id: int, *, note: str = Form(""),
+             user: Agent) -> Response:
+    return _act(request, case_id, escalate_case, "escalated", note=note.strip(), actor=user.name)
+
+
+@router.post("/resolve")
+def resolve(request: Request, case_id: int, *, note: str = Form(""),
+            user: Agent) -> Response:
+    return _act(request, case_id, resolve_case, "resolved", note=note.strip(), actor=user.name)
+
+
+@router.post("/reopen")
+def reopen(request: Request, case_id: int, user: Agent) -> Response:
+    return _act(request, case_id, reopen_case, "reopened", actor=user.name)

@@ -1,0 +1,146 @@
+"""The pages: the queue (and its self-refreshing list), a case, sources, the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from models.cases import ACTIVE_STATES, QUEUE_STATES
+from models.console import Claim, QueueFilter, audit_page, case_detail, queue_page
+from models.outbox import text_hash
+from models.sources import list_sources
+from models.tables import CASE_STATES
+from models.types import utcnow
+from models.users import SessionUser
+from monitor.config import LANGUAGES
+from responders.lengths import PLATFORM_LIMITS, platform_length
+from responders.queue import QueueItem, rank_queue
+from responders.web.auth import Viewer, has_role
+from responders.web.render import page
+from responders.web.style import findings_for
+
+router = APIRouter()
+PAGE_SIZE = 50
+AUDIT_PAGE_SIZE = 100
+FILTER_KEYS = ("brand", "platform", "language", "assignee", "state", "breached")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    item: QueueItem
+    claim: Claim
+    draft_hash: str | None
+
+    @property
+    def row(self) -> Any:
+        return self.item.row
+
+
+def _query_filters(request: Request, user: SessionUser) -> tuple[QueueFilter, dict[str, str], int]:
+    params = {key: request.query_params.get(key, "").strip() for key in FILTER_KEYS}
+    state = params["state"]
+    states = (QUEUE_STATES if state == "" else ACTIVE_STATES if state == "active"
+              else (state,) if state in CASE_STATES else QUEUE_STATES)
+    assignee = {"": None, "me": user.name, "none": ""}.get(params["assignee"], params["assignee"])
+    breached = {"yes": True, "no": False}.get(params["breached"])
+    try:
+        number = max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        number = 1
+    filters = QueueFilter(brand=params["brand"] or None, platform=params["platform"] or None,
+                          language=params["language"] or None, assignee=assignee, states=states, breached=breached)
+    return filters, params, number
+
+
+def _queue_context(request: Request, user: SessionUser) -> dict[str, Any]:
+    settings, engine = request.app.state.settings, request.app.state.engine
+    filters, params, number = _query_filters(request, user)
+    now = utcnow()
+    result = queue_page(engine, filters=filters, now=now, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+    items = rank_queue(result.rows, settings, now=now)
+    entries = [QueueEntry(item, result.claims[item.row.case_id],
+                          text_hash(item.row.draft_text) if item.row.draft_text is not None else None)
+               for item in items]
+    pages = max(1, -(-result.total // PAGE_SIZE))
+    query = urlencode({k: v for k, v in params.items() if v})
+
+    def page_link(n: int) -> str:
+        return "/?" + urlencode({**{k: v for k, v in params.items() if v}, "page": n})
+
+    return {"entries": entries, "total": result.total, "page": number, "pages": pages, "params": params,
+            "list_url": "/queue/list?" + urlencode({**{k: v for k, v in params.items() if v}, "page": number}),
+            "query": query, "prev_link": page_link(number - 1) if number > 1 else None,
+            "next_link": page_link(number + 1) if number < pages else None,
+            "brands": [b.name for b in settings.brands], "platforms": sorted(PLATFORM_LIMITS),
+            "languages": LANGUAGES, "states": ("active", *CASE_STATES), "now": now,
+            "can_approve": has_role(user, "approver")}
+
+
+@router.get("/", response_class=HTMLResponse)
+def queue(request: Request, user: Viewer) -> Response:
+    return page(request, "queue.html", _queue_context(request, user))
+
+
+@router.get("/queue/list", response_class=HTMLResponse)
+def queue_list(request: Request, user: Viewer) -> Response:
+    """The list alone, for htmx polling: the filters and any editor stay as they are."""
+    return page(request, "_queue_list.html", _queue_context(request, user))
+
+
+@router.get("/api/queue")
+def queue_json(request: Request, user: Viewer) -> Response:
+    context = _queue_context(request, user)
+    return JSONResponse({"total": context["total"], "page": context["page"],
+                         "items": [entry.item.to_json() | {"assignee": entry.claim.assignee,
+                                                           "editing_by": entry.claim.editing_by}
+                                   for entry in context["entries"]]})
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case(request: Request, case_id: int, user: Viewer) -> Response:
+    settings, engine = request.app.state.settings, request.app.state.engine
+    detail = case_detail(engine, case_id=case_id)
+    if detail is None:
+        raise HTTPException(404, f"no case {case_id}")
+    now = utcnow()
+    item = rank_queue([detail.row], settings, now=now)[0]
+    draft = detail.draft
+    findings = findings_for(settings, text=draft.text, language=draft.language, platform=detail.row.platform,
+                            quote=draft.quote) if draft else None
+    held_by_other = (detail.claim.editing_by is not None and detail.claim.editing_by != user.name
+                     and detail.claim.editing_until is not None and detail.claim.editing_until > now)
+    return page(request, "case.html", {
+        "d": detail, "item": item, "draft": draft, "findings": findings, "now": now,
+        "draft_hash": text_hash(draft.text) if draft else None, "held_by_other": held_by_other,
+        "can_edit": has_role(user, "agent"), "can_approve": has_role(user, "approver"),
+        "can_assign_others": has_role(user, "approver"),
+        "editable": draft is not None and draft.status in ("draft", "approved", "failed"),
+        "done": request.query_params.get("done", "")[:40],
+        "length": platform_length(draft.text, detail.row.platform) if draft else 0,
+    })
+
+
+@router.get("/sources", response_class=HTMLResponse)
+def sources(request: Request, user: Viewer) -> Response:
+    return page(request, "sources.html", {"sources": list_sources(request.app.state.engine),
+                                          "can_admin": has_role(user, "admin")})
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit(request: Request, user: Viewer) -> Response:
+    try:
+        before = int(request.query_params["before"]) if "before" in request.query_params else None
+    except ValueError:
+        before = None
+    rows = audit_page(request.app.state.engine, limit=AUDIT_PAGE_SIZE, before_id=before)
+    older = f"/audit?before={rows[-1].id}" if len(rows) == AUDIT_PAGE_SIZE else None
+    return page(request, "audit.html", {"rows": rows, "older": older})
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return RedirectResponse("/static/favicon.svg", status_code=301)
