@@ -100,6 +100,7 @@ def prepare(engine: Engine) -> None:
 
     Refusing keeps two versions of closeloop from writing different schemas; the operator upgrades on purpose.
     """
+    _check_sqlite_settings(engine)
     current = current_revision(engine)
     head = head_revision()
     if current == head:
@@ -112,6 +113,25 @@ def prepare(engine: Engine) -> None:
         f"the database schema is at {current or 'an unknown revision'}, this closeloop needs {head}: "
         "run `closeloop db upgrade` (take a backup first with `closeloop backup`)"
     )
+
+
+class DatabaseUnsafe(RuntimeError):
+    """SQLite without the settings that make a committed reply durable (WAL, synchronous=FULL, busy timeout)."""
+
+
+def _check_sqlite_settings(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return
+    with engine.connect() as connection:
+        mode = str(connection.exec_driver_sql("PRAGMA journal_mode").scalar()).lower()
+        sync = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+        busy = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    if mode != "wal" or sync != 2 or not busy:
+        raise DatabaseUnsafe(
+            f"SQLite at {engine.url.database} runs with journal_mode={mode}, synchronous={sync}, "
+            f"busy_timeout={busy}; closeloop needs wal, 2 (FULL) and a timeout. Keep the database on a local "
+            "filesystem (WAL does not work on network filesystems) and run `closeloop check`."
+        )
 
 
 @contextmanager

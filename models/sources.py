@@ -71,7 +71,11 @@ def claim_due_sources(engine: Engine, *, owner: str, now: datetime, lease: timed
     the write transaction is exclusive. A lease that runs out (its daemon died) makes the source due again.
     """
     with engine.begin() as connection:
-        query = select(_source.c.id).where(*_due(now)).order_by(_source.c.next_poll_at, _source.c.id).limit(limit)
+        # On a tie the source that has waited longest since its last success goes first: sources put off by a
+        # spent request budget all come due at the window's end, and must not lose to the same others forever.
+        query = (select(_source.c.id).where(*_due(now))
+                 .order_by(_source.c.next_poll_at, _source.c.last_success_at.asc().nulls_first(), _source.c.id)
+                 .limit(limit))
         if connection.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         ids = [row.id for row in connection.execute(query)]
@@ -82,9 +86,10 @@ def claim_due_sources(engine: Engine, *, owner: str, now: datetime, lease: timed
         )
         rows = connection.execute(
             select(_source.c.id, _source.c.name, _source.c.platform, _source.c.brand, _source.c.cursor,
-                   _source.c.error_count).where(_source.c.id.in_(ids)).order_by(_source.c.id)
+                   _source.c.error_count).where(_source.c.id.in_(ids))
         )
-        return [ClaimedSource(r.id, r.name, r.platform, r.brand, r.cursor, r.error_count) for r in rows]
+        claimed = {r.id: ClaimedSource(r.id, r.name, r.platform, r.brand, r.cursor, r.error_count) for r in rows}
+        return [claimed[i] for i in ids]  # in the order they were due
 
 
 def _ours(source_id: int, owner: str) -> tuple[Any, ...]:

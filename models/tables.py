@@ -277,6 +277,17 @@ class DigestDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
+class RequestBudget(SQLModel, table=True):
+    """Requests spent on one platform credential in its current window, shared by every daemon."""
+
+    __tablename__ = "request_budget"
+
+    credential_key: str = Field(primary_key=True, max_length=300)
+    window_start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used: int = 0
+    limit: int
+
+
 CASE_STATES = ("open", "responded", "resolved", "unresolved", "reopened")
 DRAFT_KINDS = ("reply", "csat")
 ROLES = ("viewer", "agent", "approver", "admin")

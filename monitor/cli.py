@@ -16,9 +16,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.engine import Engine
 
-from models.db import SchemaBehind, current_revision, head_revision, make_engine, prepare, upgrade
+from models.db import (
+    DatabaseUnsafe,
+    SchemaBehind,
+    current_revision,
+    head_revision,
+    make_engine,
+    prepare,
+    upgrade,
+)
 from models.types import utcnow
 from monitor.config import ConfigError, Settings, documented_keys, load_settings
+from monitor.logs import REDACT, configure_logging, credential_names
 from monitor.sources.replay import ReplaySource, parse_timestamp
 
 if TYPE_CHECKING:
@@ -31,7 +40,9 @@ ROLES = ("poll", "score", "post", "web", "digest")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
+    settings = load_settings(args.config)
+    REDACT.watch(credential_names(settings))  # the variables this config names are secrets too
+    return settings
 
 
 def _engine(settings: Settings) -> Engine:
@@ -147,7 +158,8 @@ def cmd_config(args: argparse.Namespace) -> int:
         for key, help_text in documented_keys().items():
             print(f"{key}\t{help_text}")
         return 0
-    print(json.dumps(settings.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    # A config holds no secrets by design; a value that equals one anyway is masked like in the logs.
+    print(REDACT(json.dumps(settings.model_dump(mode="json"), indent=2, ensure_ascii=False)))
     return 0
 
 
@@ -171,7 +183,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     daemon = Daemon(settings, _engine(settings), roles=_roles(args.roles, settings))
     if args.once:
         return _run_once(daemon)
-    daemon.run_forever()
+    if not daemon.run_forever():
+        # A step outlived stop_timeout_seconds: its claims are released and its leases cover the rest.
+        # Leave now rather than wait on its thread; the exit is still a clean one for the supervisor.
+        logging.shutdown()
+        os._exit(0)
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from models.maintenance import BackupUnsupported, backup
+
+    settings = _settings(args)
+    engine = make_engine(settings.database_url())
+    try:
+        report = backup(engine, Path(args.path))
+    except BackupUnsupported as exc:
+        print(f"closeloop: {exc}", file=sys.stderr)
+        return 2
+    print(f"backup written to {report.path} ({report.size} bytes, integrity_check {report.integrity})")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from models.maintenance import check
+
+    settings = _settings(args)
+    findings = check(make_engine(settings.database_url()), full=args.full)
+    for finding in findings:
+        line = f"{'ok  ' if finding.ok else 'FAIL'} {finding.what}"
+        print(line if finding.ok else f"{line}: {finding.fix}")
+    failed = [f for f in findings if not f.ok]
+    if failed:
+        print(f"closeloop: {len(failed)} problem(s) found", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -260,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="config file (default: $CLOSELOOP_CONFIG, else ./config.toml)")
     parser.add_argument("--log-level", default=os.environ.get("CLOSELOOP_LOG_LEVEL", "WARNING"),
                         help="DEBUG, INFO, WARNING (default) or ERROR")
+    parser.add_argument("--log-format", choices=["text", "json"], default=os.environ.get("CLOSELOOP_LOG_FORMAT", "text"),
+                        help="one event per line as text (default) or JSON (for a log shipper)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="run the whole pipeline once over a replay JSONL file")
@@ -298,6 +345,14 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade", "status"])
     db.set_defaults(func=cmd_db)
 
+    backup_cmd = commands.add_parser("backup", help="a consistent online copy of the SQLite database to PATH")
+    backup_cmd.add_argument("path", help="the backup file (replaced atomically when it exists)")
+    backup_cmd.set_defaults(func=cmd_backup)
+
+    check_cmd = commands.add_parser("check", help="verify the database: integrity, SQLite settings, schema at head")
+    check_cmd.add_argument("--full", action="store_true", help="PRAGMA integrity_check instead of quick_check")
+    check_cmd.set_defaults(func=cmd_check)
+
     config = commands.add_parser("config", help="print the effective configuration")
     config.add_argument("--keys", action="store_true", help="list every key with its help line")
     config.set_defaults(func=cmd_config)
@@ -312,16 +367,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(args.log_level, args.log_format)
     try:
         return int(args.func(args))
     except ConfigError as exc:
         print(f"closeloop: bad configuration:\n{exc}", file=sys.stderr)
         return 2
-    except SchemaBehind as exc:
+    except (SchemaBehind, DatabaseUnsafe) as exc:
         print(f"closeloop: {exc}", file=sys.stderr)
         return 3
 

@@ -177,6 +177,13 @@ class DaemonSettings(_Section):
     send_lease_seconds: int = Field(120, ge=1, description="How long a claimed reply stays ours while sending.")
     max_pages_per_poll: int = Field(10, ge=1, description="Most pages one poll reads before yielding to others.")
     sources_per_tick: int = Field(10, ge=1, description="Most sources one tick claims.")
+    health_host: str = Field("127.0.0.1", description="Address of /healthz, /readyz and /metrics.")
+    health_port: int = Field(
+        9464, ge=0, le=65535, description="Port of /healthz, /readyz and /metrics; 0 turns the endpoint off."
+    )
+    stop_timeout_seconds: float = Field(
+        30, gt=0, description="Longest a SIGTERM waits for running steps before claims are released and it exits."
+    )
 
 
 class ConsoleSettings(_Section):

@@ -1,0 +1,174 @@
+"""/healthz, /readyz and /metrics on a small HTTP server of their own, started by every `closeloop run`.
+
+- /healthz: the process answers and the database does (a trivial query); 503 with the reason otherwise.
+- /readyz: the scheduler is running and no active source is overdue by more than 3x its interval.
+- /metrics: the Prometheus text format. Events come from the process (monitor.instruments); state comes from
+  the database at scrape time (queue depth, oldest unanswered case, SLA breaches, replies sent), cached for
+  a few seconds so a busy scraper costs a handful of indexed aggregates.
+
+The stdlib server keeps this apart from the console: a console bound elsewhere, or not running in this
+role at all, does not hide the health of the process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from sqlalchemy.engine import Engine
+
+from models.health import active_sources, database_reachable, drafts_by_status, queue_state
+from models.types import utcnow
+from monitor.config import Settings
+from monitor.instruments import METRICS, Family, Metrics, Sample, exposition
+
+log = logging.getLogger("closeloop.health")
+STUCK_INTERVALS = 3
+DB_METRICS_TTL_SECONDS = 5.0
+
+
+def stuck_sources(engine: Engine, settings: Settings, *, now: datetime) -> list[str]:
+    """Active sources due more than 3x their interval ago (nobody has polled them)."""
+    intervals = {s.name: timedelta(seconds=s.interval_seconds) for s in settings.sources if s.enabled}
+    stuck = []
+    for source in active_sources(engine):
+        interval = intervals.get(source.name)
+        if interval is None or source.next_poll_at is None:
+            continue
+        if now - source.next_poll_at > STUCK_INTERVALS * interval:
+            stuck.append(source.name)
+    return sorted(stuck)
+
+
+class Health:
+    """The answers of the three endpoints, without the HTTP (tests call these directly)."""
+
+    def __init__(self, engine: Engine, settings: Settings, *, scheduler_running: Callable[[], bool],
+                 metrics: Metrics = METRICS, clock: Callable[[], datetime] = utcnow) -> None:
+        self.engine, self.settings, self.metrics, self.clock = engine, settings, metrics, clock
+        self.scheduler_running = scheduler_running
+        self._cache: tuple[float, list[Family]] | None = None
+        self._lock = threading.Lock()
+
+    def healthz(self) -> tuple[int, dict[str, object]]:
+        problem = database_reachable(self.engine)
+        if problem:
+            return 503, {"status": "unhealthy", "database": problem}
+        return 200, {"status": "ok", "database": "reachable"}
+
+    def readyz(self) -> tuple[int, dict[str, object]]:
+        problems: dict[str, object] = {}
+        if not self.scheduler_running():
+            problems["scheduler"] = "not running"
+        reachable = database_reachable(self.engine)
+        if reachable:
+            problems["database"] = reachable
+        else:
+            stuck = stuck_sources(self.engine, self.settings, now=self.clock())
+            if stuck:
+                problems["stuck_sources"] = stuck
+        if problems:
+            return 503, {"status": "not ready", **problems}
+        return 200, {"status": "ready"}
+
+    def _database_families(self) -> list[Family]:
+        now = self.clock()
+        queue = queue_state(self.engine, now=now)
+        drafts = drafts_by_status(self.engine)
+        oldest = (now - queue.oldest_opened_at).total_seconds() if queue.oldest_opened_at else 0.0
+        stuck = stuck_sources(self.engine, self.settings, now=now)
+
+        def gauge(name: str, help_text: str, value: float, kind: str = "gauge") -> Family:
+            return Family(name, kind, help_text, [Sample(name, {}, value)])
+
+        return [
+            gauge("closeloop_queue_depth", "Cases waiting for a first response (open or reopened).", queue.unanswered),
+            gauge("closeloop_oldest_unanswered_seconds", "Age of the oldest case waiting for a first response.",
+                  max(0.0, oldest)),
+            gauge("closeloop_sla_breaches", "Cases waiting for a first response past their deadline.",
+                  queue.past_deadline),
+            gauge("closeloop_replies_sent_total", "Replies published (drafts in state sent), all daemons.",
+                  drafts.get("sent", 0), kind="counter"),
+            Family("closeloop_drafts", "gauge", "Drafts per outbox state.",
+                   [Sample("closeloop_drafts", {"status": s}, n) for s, n in sorted(drafts.items())]),
+            gauge("closeloop_sources_stuck", "Active sources overdue by more than 3x their interval.", len(stuck)),
+        ]
+
+    def metrics_text(self) -> str:
+        with self._lock:
+            if self._cache is None or time.monotonic() - self._cache[0] > DB_METRICS_TTL_SECONDS:
+                try:
+                    self._cache = (time.monotonic(), self._database_families())
+                except Exception as exc:  # the process metrics still go out; the scrape shows the DB is down
+                    log.warning("metrics_database_failed error=%r", str(exc).splitlines()[0] if str(exc) else "")
+                    self._cache = (time.monotonic(), [])
+            database = self._cache[1]
+        up = Family("closeloop_database_up", "gauge", "1 when the last scrape could read the database.",
+                    [Sample("closeloop_database_up", {}, 1.0 if database else 0.0)])
+        return exposition([*self.metrics.families(), *database, up])
+
+
+class HealthServer:
+    """Serves a Health on ``host:port`` from a daemon thread."""
+
+    def __init__(self, health: Health, host: str, port: int) -> None:
+        self.health = health
+        handler = _handler(health)
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name="health", daemon=True)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self.httpd.server_address[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        self.thread.start()
+        log.info("health_started address=http://%s:%d", *self.address)
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _handler(health: Health) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "closeloop"
+        sys_version = ""
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            try:
+                if path == "/healthz":
+                    self._json(*health.healthz())
+                elif path == "/readyz":
+                    self._json(*health.readyz())
+                elif path == "/metrics":
+                    self._send(200, health.metrics_text().encode(), "text/plain; version=0.0.4; charset=utf-8")
+                else:
+                    self._json(404, {"status": "not found", "paths": ["/healthz", "/readyz", "/metrics"]})
+            except Exception:
+                log.exception("health_request_failed path=%s", path)
+                self._json(500, {"status": "error"})
+
+        def _json(self, status: int, body: dict[str, object]) -> None:
+            self._send(status, json.dumps(body).encode(), "application/json")
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # a scrape every 15 s is not news
+            log.debug("health_request line=%r", format % args)
+
+    return Handler
