@@ -172,12 +172,13 @@ def claim_approved(engine: Engine, *, owner: str, now: datetime, lease: timedelt
 def claim_for_reconciliation(engine: Engine, *, owner: str, now: datetime, lease: timedelta, limit: int,
                              platforms: Sequence[str] | None = None,
                              settle: timedelta = timedelta(minutes=1)) -> list[OutboxItem]:
-    """Replies whose outcome we do not know: ``unknown`` ones that have settled for ``settle`` (a platform's
-    own timeline can lag a moment behind a post it accepted), and ``sending`` ones whose sender is gone (its
-    lease ran out, or it is ``owner`` itself starting again after a crash)."""
-    stranded = and_(_draft.c.status == "sending", or_(_unleased(now), _draft.c.lease_owner == owner))
-    unknown = and_(_draft.c.status == "unknown", _draft.c.updated_at <= now - settle,
-                   or_(_unleased(now), _draft.c.lease_owner == owner))
+    """Replies whose outcome we do not know: ``unknown`` ones, and ``sending`` ones whose sender is gone (its
+    lease ran out, or it is ``owner`` itself starting again after a crash). Either must have settled for
+    ``settle`` since the send began: a request a dead process sent may still be landing, and a platform's own
+    timeline can lag a moment behind a post it accepted."""
+    settled = _draft.c.updated_at <= now - settle
+    stranded = and_(_draft.c.status == "sending", settled, or_(_unleased(now), _draft.c.lease_owner == owner))
+    unknown = and_(_draft.c.status == "unknown", settled, or_(_unleased(now), _draft.c.lease_owner == owner))
     return _claim(engine, where=or_(stranded, unknown), owner=owner, now=now, lease=lease, limit=limit,
                   platforms=platforms)
 

@@ -244,7 +244,9 @@ def _run_once(daemon: Daemon) -> int:
         process_pending(engine, settings, build_scorer(settings.scoring))
         track_pending(engine, settings, now=utcnow())
     if "post" in daemon.roles:
-        outbox = Outbox(engine, build_posters(settings, os.environ), daemon.owner)
+        outbox = Outbox(engine, build_posters(settings, os.environ), daemon.owner,
+                        lease=timedelta(seconds=settings.daemon.send_lease_seconds),
+                        settle=timedelta(seconds=settings.daemon.reconcile_settle_seconds))
         outbox.reconcile()
         while outbox.send_approved():
             pass

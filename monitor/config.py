@@ -175,6 +175,9 @@ class DaemonSettings(_Section):
     )
     source_lease_seconds: int = Field(300, ge=5, description="How long a claimed source stays ours without news.")
     send_lease_seconds: int = Field(120, ge=1, description="How long a claimed reply stays ours while sending.")
+    reconcile_settle_seconds: int = Field(
+        60, ge=0, description="How long a reply whose outcome is unknown settles before it is looked up."
+    )
     max_pages_per_poll: int = Field(10, ge=1, description="Most pages one poll reads before yielding to others.")
     sources_per_tick: int = Field(10, ge=1, description="Most sources one tick claims.")
     health_host: str = Field("127.0.0.1", description="Address of /healthz, /readyz and /metrics.")

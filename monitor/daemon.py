@@ -318,7 +318,8 @@ class Daemon:
             from responders.posters.registry import build_posters
 
             self.outbox = Outbox(self.engine, build_posters(self.settings, self.env), self.owner,
-                                 lease=timedelta(seconds=daemon.send_lease_seconds))
+                                 lease=timedelta(seconds=daemon.send_lease_seconds),
+                                 settle=timedelta(seconds=daemon.reconcile_settle_seconds))
             # Whatever this node left in `sending` when it last stopped is settled before anything is sent.
             self.reconcile_step()
             self._job("post", self.post_step, daemon.post_tick_seconds)

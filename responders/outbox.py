@@ -52,6 +52,7 @@ class Outbox:
     owner: str
     clock: Callable[[], datetime] = utcnow
     lease: timedelta = timedelta(minutes=2)
+    settle: timedelta = timedelta(minutes=1)
     batch: int = 20
     sent_log: list[int] = field(default_factory=list)
 
@@ -109,6 +110,7 @@ class Outbox:
         platforms = sorted({platform for _brand, platform in self.posters})
         settled = 0
         for item in claim_for_reconciliation(self.engine, owner=self.owner, now=self.clock(), lease=self.lease,
+                                             settle=self.settle,
                                              limit=self.batch, platforms=platforms):
             poster = self._poster(item)
             if poster is None:

@@ -88,14 +88,16 @@ def test_sending_is_claimed_once_and_a_sent_reply_responds_the_case(engine: Engi
     assert actions == ["approve", "send"]
 
 
-def test_a_stranded_send_is_reconciled_by_its_own_node_at_once_and_by_others_after_the_lease(
+def test_a_stranded_send_settles_then_is_reconciled_by_its_own_node_or_by_others_after_the_lease(
         engine: Engine, drafts: list[int]) -> None:
     approve_draft(engine, draft_id=drafts[0], approver="maria", now=NOW)
     claim_approved(engine, owner="a", now=NOW, lease=LEASE, limit=10)
     assert mark_sending(engine, draft_id=drafts[0], owner="a", now=NOW, lease=LEASE)
     # node a dies here; it left the row in `sending`
     assert claim_for_reconciliation(engine, owner="b", now=NOW + timedelta(minutes=1), lease=LEASE, limit=10) == []
-    assert [i.draft_id for i in claim_for_reconciliation(engine, owner="a", now=NOW, lease=LEASE, limit=10)] == [drafts[0]]
+    assert claim_for_reconciliation(engine, owner="a", now=NOW, lease=LEASE, limit=10) == [], "not before it settles"
+    assert [i.draft_id for i in claim_for_reconciliation(engine, owner="a", now=NOW + timedelta(minutes=1), lease=LEASE,
+                                                         limit=10)] == [drafts[0]]
     later = claim_for_reconciliation(engine, owner="b", now=NOW + timedelta(minutes=10), lease=LEASE, limit=10)
     assert [i.draft_id for i in later] == [drafts[0]]
     assert claim_approved(engine, owner="c", now=NOW + timedelta(minutes=10), lease=LEASE, limit=10) == [], \

@@ -57,7 +57,8 @@ def config(fake: FakeX, tmp_path: Path, *, extra_sources: list[dict] | None = No
         "sources": [{"name": "acme-x", "platform": "x", "interval_seconds": 60,
                      "options": {"api_base_url": fake.url, "user_id": BRAND_ID, "max_results": 10, "timeout": 5}},
                     *(extra_sources or [])],
-        "daemon": {"max_pages_per_poll": 50, **daemon},
+        # A second for a lost send to settle before it is reconciled (production waits a minute).
+        "daemon": {"max_pages_per_poll": 50, "reconcile_settle_seconds": 1, **daemon},
     }
 
 
@@ -215,6 +216,7 @@ def test_sigkill_between_the_platform_saving_a_reply_and_our_recording_it(engine
             if daemon.poll() is None:
                 daemon.kill()
         assert _status(engine)["sending"] == 1, "killed after the platform saved it, before we recorded it"
+        time.sleep(1.1)  # the lost send settles (reconcile_settle_seconds) before the restart looks it up
 
         again = _daemon(path, url, "node-1", "--once")
         out, _ = again.communicate(timeout=120)
