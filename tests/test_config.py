@@ -91,3 +91,8 @@ def test_defaults_are_usable_without_a_file(tmp_path: Path, monkeypatch: pytest.
     settings = load_settings(env={})
     assert isinstance(settings, Settings)
     assert settings.brands[0].name == "Acme"
+
+
+def test_the_readme_lists_every_key() -> None:
+    readme = (REPO / "README.md").read_text("utf-8")
+    assert [key for key in documented_keys() if f"| `{key}` |" not in readme] == []

@@ -26,8 +26,9 @@ log = logging.getLogger("closeloop.scoring")
 # The preprocessing the cardiffnlp Twitter models were trained with: handles and links are placeholders.
 _HANDLE = re.compile(r"(?<![\w@])@[\w.-]+(?:@[\w.-]+)?")
 _URL = re.compile(r"\b(?:https?://|www\.)\S+")
-# Padded tokens in one forward pass, whatever batch_size and max_length allow: bounds the attention's memory.
-TOKEN_BUDGET = 8192
+# Most padded tokens in one forward pass. On CPU about a thousand rows already keep the matrix kernels
+# busy; the cap keeps a few long texts from padding a whole batch of short ones, and bounds memory.
+TOKEN_BUDGET = 1024
 
 
 def preprocess(text: str) -> str:
