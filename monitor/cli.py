@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.engine import Engine
 
@@ -135,8 +136,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
                   style="bold")
     for line in demo_history(engine, settings, now=utcnow()):
         console.print(line, markup=False, highlight=False)
-    console.print(f"\nTry: closeloop --config {DEMO_DIR / 'demo.toml'} queue --json  (with "
-                  f"CLOSELOOP_DATABASE_URL=sqlite:///{database})", style="dim")
+    prefix = f"CLOSELOOP_DATABASE_URL=sqlite:///{database} closeloop --config {DEMO_DIR / 'demo.toml'}"
+    console.print(Text(
+        "\nAnswer these complaints in the console:\n"
+        f"  {prefix} users add you --role approver\n"
+        f"  {prefix} serve        # then open http://{settings.console.host}:{settings.console.port}\n"
+        f"The queue as JSON:\n  {prefix} queue --json"), soft_wrap=True)
     return 0
 
 
