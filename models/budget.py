@@ -11,11 +11,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, literal, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
-from models.db import reading
+from models.db import insert_for, reading
 from models.tables import RequestBudget
 from models.types import UTCDateTime
 
@@ -28,9 +26,8 @@ def take_request_budget(engine: Engine, *, key: str, now: datetime, window: time
         return False
     expired = now - window
     with engine.begin() as connection:
-        insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
         connection.execute(
-            insert(_budget).values(credential_key=key, window_start=now, used=0, limit=limit)
+            insert_for(connection, _budget).values(credential_key=key, window_start=now, used=0, limit=limit)
             .on_conflict_do_nothing(index_elements=["credential_key"])
         )
         new_window = _budget.c.window_start <= expired

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from models.db import insert_for as _insert
 from models.db import reading
 from models.tables import Author, Case, CaseEvent, Draft, Mention, Sentiment
 from models.types import utcnow
@@ -28,10 +28,6 @@ _draft = Draft.__table__  # type: ignore[attr-defined]
 
 ACTIVE_STATES = ("open", "responded", "reopened")
 QUEUE_STATES = ("open", "reopened")
-
-
-def _insert(connection: Connection, table: Any) -> Any:
-    return (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(table)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from models.db import insert_for as _insert
 from models.tables import Author, Mention, Source
 from models.types import utcnow
 from monitor.sources.base import ParsedAuthor, ParsedMention
@@ -36,12 +36,6 @@ class StoreResult:
 def author_key(author: ParsedAuthor) -> str:
     """The platform's user id where known, else the handle folded to lower case."""
     return author.id if author.id else "@" + author.handle.lower()
-
-
-def _insert(connection: Connection, table: Any) -> Any:
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 def _upsert_authors(connection: Connection, mentions: Sequence[ParsedMention], now: datetime) -> dict[tuple[str, str], int]:
@@ -71,9 +65,9 @@ def _upsert_authors(connection: Connection, mentions: Sequence[ParsedMention], n
             "verified": a.verified,
             "first_seen_at": now,
         }
-        for (platform, key), a in wanted.items()
+        for (platform, key), a in sorted(wanted.items(), key=lambda item: item[0])
         if (platform, key) not in ids
-    ]
+    ]  # sorted: concurrent writers take the unique index's locks in one order, so they never deadlock
     if missing:
         statement = _insert(connection, _author).on_conflict_do_nothing(index_elements=["platform", "key"])
         connection.execute(statement, missing)
@@ -96,6 +90,7 @@ def _upsert_authors(connection: Connection, mentions: Sequence[ParsedMention], n
             "b_name": a.name if a.name is not None else before[1],
             "b_followers": a.followers if a.followers is not None else before[2], "b_verified": a.verified,
         })
+    changed.sort(key=lambda row: row["b_id"])  # one lock order for every writer
     if changed:  # follower counts move with nearly every post: one executemany, not a statement per author
         connection.execute(
             update(_author).where(_author.c.id == bindparam("b_id")).values(
@@ -165,9 +160,9 @@ def store_mentions_in(
 
     fresh = [
         _row(m, author_id=author_ids[(m.platform, author_key(m.author))], brand=brand, source_id=source_id, now=now)
-        for key, m in latest.items()
+        for key, m in sorted(latest.items(), key=lambda item: item[0])
         if key not in existing
-    ]
+    ]  # sorted, like the authors: one lock order for concurrent writers
     new_ids: list[int] = []
     if fresh:
         statement = (
@@ -178,7 +173,7 @@ def store_mentions_in(
         new_ids = [row.id for row in connection.execute(statement, fresh)]
 
     edited = 0
-    for key, mention in latest.items():
+    for key, mention in sorted(latest.items(), key=lambda item: item[0]):
         found = existing.get(key)
         if found is None:
             continue

@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, literal, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Select
 
-from models.cases import _insert
+from models.db import insert_for as _insert
 from models.db import reading
 from models.outbox import audit
 from models.tables import Author, Case, CaseEvent, DigestDelivery, Draft, Mention, Notification, Sentiment
