@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from models.db import insert_for as _insert
@@ -59,21 +59,22 @@ def mentions_to_score(engine: Engine, *, limit: int) -> list[ToScore]:
         return [ToScore(row.id, row.text, row.lang_hint) for row in rows]
 
 
-def record_sentiments(engine: Engine, *, scores: Sequence[ScoreRecord], now: datetime | None = None) -> int:
-    """Store scores; a mention scored meanwhile by another worker keeps its first score."""
+def record_sentiments(engine: Engine, *, scores: Sequence[ScoreRecord], now: datetime | None = None) -> None:
+    """Store scores and detected languages; a mention scored meanwhile by another worker keeps its first score."""
     if not scores:
-        return 0
+        return
     now = now or utcnow()
+    ordered = sorted(scores, key=lambda s: s.mention_id)  # one lock order for concurrent scorers
     with engine.begin() as connection:
-        statement = _insert(connection, _sentiment).on_conflict_do_nothing(index_elements=["mention_id"])
-        result = connection.execute(
-            statement,
+        connection.execute(
+            _insert(connection, _sentiment).on_conflict_do_nothing(index_elements=["mention_id"]),
             [{"mention_id": s.mention_id, "label": s.label, "score": s.score, "model": s.model, "scored_at": now}
-             for s in scores],
+             for s in ordered],
         )
-        for s in scores:
-            connection.execute(update(_mention).where(_mention.c.id == s.mention_id).values(language=s.language))
-        return result.rowcount or 0
+        connection.execute(
+            update(_mention).where(_mention.c.id == bindparam("b_id")).values(language=bindparam("b_language")),
+            [{"b_id": s.mention_id, "b_language": s.language} for s in ordered],
+        )
 
 
 @dataclass(frozen=True, slots=True)

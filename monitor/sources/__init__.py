@@ -1,4 +1,4 @@
-"""Sources of mentions: one module per platform, all the same shape (see base.py), registered in SOURCES."""
+"""Sources of mentions: one module per platform, all the same shape (see base.py), built by registry.py."""
 
 from monitor.sources.base import (
     BadRecord,
