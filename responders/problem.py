@@ -1,6 +1,6 @@
 """What a complaint is about, and the customer's problem in their own words.
 
-Pure functions over the post's text. Keyword lists are per language (see ``responders.phrases`` for the
+Pure functions over the post's text. Keyword lists are per language (see ``monitor.phrases`` for the
 notation): Finnish and Estonian keywords are stems, Korean ones match inside words.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import regex
 
-from responders.phrases import count_phrases, phrase_list
+from monitor.phrases import count_phrases, phrase_list
 
 CATEGORIES = ("delivery", "billing", "outage", "account", "service", "product", "general")
 """Every category a complaint can fall in; ties between keyword counts go to the earlier one."""

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import regex
 
+from monitor.phrases import find_phrases, phrase_list
 from responders.lengths import limit_for, platform_length
-from responders.phrases import find_phrases, phrase_list
 
 ISSUE_CODES = (
     "empty",

@@ -2,9 +2,9 @@
 
 A phrase list is written per language in a small notation: a space matches any run of whitespace, a
 trailing ``*`` makes a stem (any ending may follow) and ``'`` matches straight and curly apostrophes.
-Matching is case-insensitive and on word boundaries where the script has them: Korean phrases match as
-substrings (particles attach to words), and Hebrew ones may carry the one-letter prefixes
-(ו, ה, ש, ב, כ, ל, מ) that attach to the word they precede.
+Matching is case-insensitive and on word boundaries where the script has them: phrases of the
+``NO_WORD_BREAKS`` languages (Korean: particles attach to words) match as substrings, and Hebrew ones may
+carry the one-letter prefixes (ו, ה, ש, ב, כ, ל, מ) that attach to the word they precede.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from functools import lru_cache
 
 import regex
 
+from monitor.languages import NO_WORD_BREAKS
+
 _APOSTROPHES = "['’‘ʼ`´]"
 _HEBREW_PREFIXES = "[והשבכלמ]{0,2}"
 
@@ -21,9 +23,10 @@ _HEBREW_PREFIXES = "[והשבכלמ]{0,2}"
 def _phrase_source(phrase: str, language: str) -> str:
     stem = phrase.endswith("*")
     words = phrase.rstrip("*").split()
-    gap = r"\s*" if language == "ko" else r"\s+"
+    substring = language in NO_WORD_BREAKS
+    gap = r"\s*" if substring else r"\s+"
     body = gap.join(regex.escape(word).replace("'", _APOSTROPHES) for word in words)
-    if language == "ko":
+    if substring:
         return body
     start = r"(?<!\w)" + (_HEBREW_PREFIXES if language == "he" else "")
     return start + body + ("" if stem else r"(?!\w)")
