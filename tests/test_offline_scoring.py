@@ -143,6 +143,12 @@ def test_handles_links_and_hashtags_do_not_move_the_score(scorer: Scorer) -> Non
     assert plain == noisy
 
 
+def test_odd_text_is_read_not_fatal(scorer: Scorer) -> None:
+    """A lone surrogate, control characters or a very long post do not stop the batch."""
+    scores = scorer.score(["bad \ud800 service", "\x00\x07 I love it", "terrible " * 20_000], ["en", None, "en"])
+    assert all(s.label in LABELS and s.model == MODEL for s in scores)
+
+
 def test_it_refuses_lengths_that_do_not_match(scorer: Scorer) -> None:
     with pytest.raises(ValueError):
         scorer.score(["one"], [])

@@ -132,7 +132,7 @@ def featurise(text: str, spec: FeatureSpec) -> tuple[Indices, Values]:
 
 
 def _char_hashes(padded: str, spec: FeatureSpec) -> npt.NDArray[np.uint64]:
-    points = np.frombuffer(padded.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+    points = np.frombuffer(padded.encode("utf-32-le", "replace"), dtype="<u4").astype(np.uint64)
     out = []
     rolling = np.zeros(len(points), np.uint64)
     for n in range(1, spec.char_max + 1):
