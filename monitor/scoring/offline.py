@@ -10,6 +10,7 @@ language, and an empty text, is UNSCORED; a text without a hint is scored.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,8 +90,6 @@ def _from_manifest(folder: Traversable | Path, manifest: dict[str, Any]) -> Offl
 
 
 def _read_npy(data: bytes) -> npt.NDArray[Any]:
-    import io
-
     return np.load(io.BytesIO(data), allow_pickle=False)
 
 
