@@ -104,10 +104,11 @@ class Agent(_Section):
 
 
 class ScoringSettings(_Section):
-    backend: Literal["auto", "transformers", "lexicon"] = Field(
+    backend: Literal["auto", "transformers", "offline", "lexicon"] = Field(
         "auto",
-        description="auto: the transformers model, falling back (loudly, once) to the lexicon when it "
-        "cannot be loaded; transformers: fail start-up without it; lexicon: VADER/AFINN only.",
+        description="auto: the transformers model, falling back (loudly, once) to the bundled offline model "
+        "when it cannot be loaded; transformers: fail start-up without it; offline: the bundled offline model "
+        "only (en, da, fi, et, he, ko; no download); lexicon: VADER/AFINN only (English and Danish).",
     )
     model: str = Field(DEFAULT_MODEL, description="Hugging Face model id, or a local model directory.")
     revision: str = Field(DEFAULT_MODEL_REVISION, description="Pinned model revision (commit) on the hub.")

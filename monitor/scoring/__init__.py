@@ -23,20 +23,30 @@ _fallback_warned = False  # the auto backend's fallback warning is logged once p
 def build_scorer(settings: ScoringSettings) -> Scorer:
     """The scorer ``settings.backend`` asks for.
 
-    "lexicon": VADER/AFINN. "transformers": the model, or ScorerUnavailable naming the model and the
-    reason. "auto": the model, or the lexicon scorer after one loud warning per process. Never reaches
-    the network unless ``allow_download`` is set and HF_HUB_OFFLINE is not; without ``allow_download``
-    it sets HF_HUB_OFFLINE=1 for the process when the variable is unset.
+    "lexicon": VADER/AFINN. "offline": the bundled offline model (monitor.scoring.offline).
+    "transformers": the model, or ScorerUnavailable naming the model and the reason. "auto": the model,
+    or the offline model after one loud warning per process. Never reaches the network unless
+    ``allow_download`` is set and HF_HUB_OFFLINE is not; without ``allow_download`` it sets
+    HF_HUB_OFFLINE=1 for the process when the variable is unset.
     """
     if settings.backend == "lexicon":
         return LexiconScorer()
+    if settings.backend == "offline":
+        return _load_offline()
     try:
         return _load_transformers(settings)
     except ScorerUnavailable as exc:
         if settings.backend == "transformers":
             raise
-        _warn_fallback(settings, exc)
-        return LexiconScorer()
+        fallback = _load_offline()
+        _warn_fallback(settings, exc, fallback)
+        return fallback
+
+
+def _load_offline() -> Scorer:
+    from monitor.scoring.offline import shipped_scorer  # numpy only; imported when chosen
+
+    return shipped_scorer()
 
 
 def _load_transformers(settings: ScoringSettings) -> Scorer:
@@ -51,17 +61,19 @@ def _load_transformers(settings: ScoringSettings) -> Scorer:
         raise ScorerUnavailable(f"cannot load sentiment model {settings.model!r}: {reason}") from exc
 
 
-def _warn_fallback(settings: ScoringSettings, exc: ScorerUnavailable) -> None:
+def _warn_fallback(settings: ScoringSettings, exc: ScorerUnavailable, fallback: Scorer) -> None:
     global _fallback_warned
     if _fallback_warned:
-        log.info("scorer_fallback model=%s backend=lexicon", settings.model)
+        log.info("scorer_fallback model=%s backend=offline fallback=%s", settings.model, fallback.model_name)
         return
     _fallback_warned = True
     log.warning(
-        "scorer_fallback model=%s revision=%s backend=lexicon reason=%r: the transformer model is "
-        "unavailable, so English and Danish are scored by lexicons and marked model=lexicon:vader / "
-        "lexicon:afinn-da; other languages are unscored",
+        "scorer_fallback model=%s revision=%s backend=offline fallback=%s reason=%r: the transformer model is "
+        "unavailable, so posts are scored by the bundled offline model (en, da, fi, et, he, ko) and marked "
+        "model=%s; other languages are unscored",
         settings.model,
         settings.revision[:7],
+        fallback.model_name,
         str(exc),
+        fallback.model_name,
     )
