@@ -78,7 +78,8 @@ def isolate(items: Sequence[T], attempt: Callable[[Sequence[T]], None]) -> list[
 
     Returns the items that failed alone, with their errors (an attempt that succeeded is done and not repeated).
     INFRASTRUCTURE_ERRORS are raised at once. When every item of a batch of several fails alone, the fault is
-    the stage's, not the posts': the first error is raised and nothing is returned for quarantine.
+    the stage's (a scorer whose model cannot run), not the posts': the first error is raised and nothing is
+    returned for quarantine.
     """
     failed: list[tuple[T, Exception]] = []
 
@@ -102,8 +103,8 @@ def isolate(items: Sequence[T], attempt: Callable[[Sequence[T]], None]) -> list[
 
 
 def isolate_each(items: Sequence[T], attempt: Callable[[T], None]) -> list[tuple[T, Exception]]:
-    """``attempt`` each item on its own (for steps that commit item by item); the items that failed, with their
-    errors. Like ``isolate``, a batch of several where every item fails raises the first error instead."""
+    """``attempt`` each item on its own (for steps that commit item by item: triage, drafting); the items that
+    failed, with their errors. INFRASTRUCTURE_ERRORS are raised at once."""
     failed: list[tuple[T, Exception]] = []
     for item in items:
         try:
@@ -112,8 +113,6 @@ def isolate_each(items: Sequence[T], attempt: Callable[[T], None]) -> list[tuple
             raise
         except Exception as exc:
             failed.append((item, exc))
-    if len(items) > 1 and len(failed) == len(items):
-        raise failed[0][1]
     return failed
 
 
