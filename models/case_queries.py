@@ -14,7 +14,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import Select
 
-from models.case_states import WAITING
+from models.case_states import QUIET, WAITING
 from models.cases import CaseState, state_columns, state_since
 from models.db import reading
 from models.tables import AUTHOR, CASE, CASE_EVENT, DRAFT, MENTION, SENTIMENT
@@ -87,7 +87,7 @@ def thread_posts_of_closed_cases(engine: Engine, *, limit: int) -> list[TrackIte
             _track_select()
             .join(CASE, and_(CASE.c.author_id == MENTION.c.author_id, CASE.c.platform == MENTION.c.platform,
                              CASE.c.conversation_id == MENTION.c.conversation_id,
-                             CASE.c.state.in_(("resolved", "unresolved"))))
+                             CASE.c.state.in_(QUIET)))
             .join(root, root.c.id == CASE.c.root_mention_id)
             .where(MENTION.c.case_id.is_(None), MENTION.c.triaged_at.is_not(None), MENTION.c.deleted_at.is_(None),
                    MENTION.c.quarantined_at.is_(None), MENTION.c.created_at > root.c.created_at)

@@ -45,6 +45,12 @@ ACTIVE = ("open", "responded", "reopened")
 """In progress: their threads are followed and a post in the thread joins the case."""
 FINISHED = ("resolved", "withdrawn")
 """No longer anyone's work (an unresolved case still is: it is reported as responded but unresolved)."""
+QUIET = ("resolved", "unresolved")
+"""Answered and no longer followed, but a late post of the customer in the thread still applies."""
+REOPENABLE = ("resolved", "unresolved", "withdrawn")
+"""The states an agent may reopen."""
+RESOLVABLE = tuple(state for state in STATES if state not in FINISHED)
+"""The states an agent may resolve."""
 RESOLUTIONS = ("confirmed", "agent", "csat")
 LOW_CSAT = 2
 """A satisfaction answer this low on a resolved case reopens it: the customer says it is not fixed."""
@@ -217,11 +223,11 @@ def transition(case: CaseFacts, move: Move) -> Transition | None:
     if isinstance(move, AgentResolved):
         if not move.note.strip():
             raise TransitionRefused("an agent resolution needs a note saying what fixed it")
-        if state in FINISHED:
+        if state not in RESOLVABLE:
             return None
         return _resolve(case, "agent", "agent_resolved", move.agent, note=move.note.strip())
     if isinstance(move, AgentReopened):
-        if state in ("resolved", "unresolved", "withdrawn"):
+        if state in REOPENABLE:
             return _reopen(case, "agent_reopened", move.agent, note=move.reason.strip() or None)
         return None
     if isinstance(move, CsatAnswer):
@@ -261,7 +267,8 @@ def changes(case: CaseFacts, move: Move, change: Transition | None, *, now: date
 
 
 __all__ = [
-    "ACTIVE", "FINISHED", "LOW_CSAT", "RESOLUTIONS", "STATES", "SYSTEM_ACTORS", "WAITING", "AgentReopened",
+    "ACTIVE", "FINISHED", "LOW_CSAT", "QUIET", "REOPENABLE", "RESOLUTIONS", "RESOLVABLE", "STATES", "SYSTEM_ACTORS",
+    "WAITING", "AgentReopened",
     "AgentResolved", "CaseFacts", "Confirmed", "CsatAnswer", "Move", "NewComplaint", "Posted", "ReplySent",
     "RootDeleted", "StaleCheck", "Transition", "TransitionRefused", "Unhappy", "changes", "note", "opening",
     "transition",

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from models.audit import audit_page, text_hash
 from models.case_states import ACTIVE as ACTIVE_STATES
+from models.case_states import REOPENABLE, RESOLVABLE
 from models.case_states import STATES as CASE_STATES
 from models.case_states import WAITING as QUEUE_STATES
 from models.outbox import EDITABLE
@@ -122,6 +123,7 @@ def case(request: Request, case_id: int, user: Viewer) -> Response:
         "can_edit": has_role(user, "agent"), "can_approve": has_role(user, "approver"),
         "can_assign_others": has_role(user, "approver"),
         "editable": draft is not None and draft.status in EDITABLE,
+        "reopenable": detail.row.state in REOPENABLE, "resolvable": detail.row.state in RESOLVABLE,
         "done": request.query_params.get("done", "")[:40],
         "length": platform_length(draft.text, detail.row.platform) if draft else 0,
     })
