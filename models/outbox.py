@@ -325,7 +325,7 @@ def waiting_replies(engine: Engine, *, now: datetime, limit: int = 500) -> list[
                    MENTION.c.reply_eligible, MENTION.c.eligibility_reason, MENTION.c.deleted_at.is_not(None),
                    DRAFT.c.last_error)
             .join(MENTION, MENTION.c.id == DRAFT.c.mention_id)
-            .where(or_(DRAFT.c.status == "held", and_(DRAFT.c.status == "approved", _unleased(now))))
+            .where(DRAFT.c.status.in_(("approved", "held")), or_(DRAFT.c.status == "held", _unleased(now)))
             .order_by(DRAFT.c.approved_at, DRAFT.c.id)
             .limit(limit)
         )
