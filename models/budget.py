@@ -13,11 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, literal, select, update
 from sqlalchemy.engine import Engine
 
-from models.db import insert_for, reading
-from models.tables import RequestBudget
+from models.db import insert_for, reading, writing
+from models.tables import REQUEST_BUDGET
 from models.types import UTCDateTime
-
-_budget = RequestBudget.__table__  # type: ignore[attr-defined]
 
 
 def take_request_budget(engine: Engine, *, key: str, now: datetime, window: timedelta, limit: int, n: int = 1) -> bool:
@@ -25,18 +23,18 @@ def take_request_budget(engine: Engine, *, key: str, now: datetime, window: time
     if n > limit:
         return False
     expired = now - window
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         connection.execute(
-            insert_for(connection, _budget).values(credential_key=key, window_start=now, used=0, limit=limit)
+            insert_for(connection, REQUEST_BUDGET).values(credential_key=key, window_start=now, used=0, limit=limit)
             .on_conflict_do_nothing(index_elements=["credential_key"])
         )
-        new_window = _budget.c.window_start <= expired
+        new_window = REQUEST_BUDGET.c.window_start <= expired
         result = connection.execute(
-            update(_budget)
-            .where(_budget.c.credential_key == key, new_window | (_budget.c.used + n <= limit))
+            update(REQUEST_BUDGET)
+            .where(REQUEST_BUDGET.c.credential_key == key, new_window | (REQUEST_BUDGET.c.used + n <= limit))
             .values(
-                used=case((new_window, n), else_=_budget.c.used + n),
-                window_start=case((new_window, literal(now, UTCDateTime())), else_=_budget.c.window_start),
+                used=case((new_window, n), else_=REQUEST_BUDGET.c.used + n),
+                window_start=case((new_window, literal(now, UTCDateTime())), else_=REQUEST_BUDGET.c.window_start),
                 limit=limit,
             )
         )
@@ -46,13 +44,13 @@ def take_request_budget(engine: Engine, *, key: str, now: datetime, window: time
 def request_budget_resets_at(engine: Engine, *, key: str, window: timedelta) -> datetime | None:
     """When ``key``'s current window ends (None if it has never been used)."""
     with reading(engine) as connection:
-        start = connection.execute(select(_budget.c.window_start).where(_budget.c.credential_key == key)).scalar()
+        start = connection.execute(select(REQUEST_BUDGET.c.window_start).where(REQUEST_BUDGET.c.credential_key == key)).scalar()
     return None if start is None else start + window
 
 
 def request_budget_usage(engine: Engine) -> dict[str, tuple[datetime, int, int]]:
     """Every credential's window start, requests used and limit (for the metrics and the tests)."""
     with reading(engine) as connection:
-        rows = connection.execute(select(_budget.c.credential_key, _budget.c.window_start, _budget.c.used,
-                                         _budget.c.limit))
+        rows = connection.execute(select(REQUEST_BUDGET.c.credential_key, REQUEST_BUDGET.c.window_start, REQUEST_BUDGET.c.used,
+                                         REQUEST_BUDGET.c.limit))
         return {row.credential_key: (row.window_start, row.used, row.limit) for row in rows}

@@ -1,7 +1,12 @@
-"""The pipeline's storage steps after ingest: scoring, triage into cases, drafting, and the open queue.
+"""The one door for cases: the only writer of the ``case`` table and of ``case_event`` rows.
 
-Every step reads work that is pending in the database and records its result there, so a crash at any point
-leaves the next run to pick up exactly where this one stopped, and no step is done twice.
+Every change of a case's state is ``models.case_states.transition`` applied here: the case row is locked (on
+PostgreSQL; SQLite's writer holds the database), its facts are read, the pure machine decides, and the columns
+``case_states.changes`` names are written with a CaseEvent (and, for a person's act, an audit row) in the same
+transaction. ``apply_move_in`` runs inside a caller's transaction (the outbox records a sent reply and its
+case's move together); ``apply_move`` opens its own. The other writes of a case (opening it, who owns and
+edits it, when its thread is next followed, when it was asked for a rating) are here too, so no other module
+writes a case at all.
 """
 
 from __future__ import annotations
@@ -11,303 +16,251 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from models.db import insert_for as _insert
-from models.db import reading
-from models.tables import Author, Case, CaseEvent, Draft, Mention, Sentiment
-from models.types import utcnow
-
-_author = Author.__table__  # type: ignore[attr-defined]
-_mention = Mention.__table__  # type: ignore[attr-defined]
-_sentiment = Sentiment.__table__  # type: ignore[attr-defined]
-_case = Case.__table__  # type: ignore[attr-defined]
-_event = CaseEvent.__table__  # type: ignore[attr-defined]
-_draft = Draft.__table__  # type: ignore[attr-defined]
-
-ACTIVE_STATES = ("open", "responded", "reopened")
-QUEUE_STATES = ("open", "reopened")
+from models import case_states
+from models.audit import audit
+from models.case_states import (
+    SYSTEM_ACTORS,
+    AgentReopened,
+    AgentResolved,
+    CaseFacts,
+    Move,
+    Transition,
+)
+from models.db import insert_for, writing
+from models.tables import AUTHOR, CASE, CASE_EVENT, MENTION
 
 
-@dataclass(frozen=True, slots=True)
-class ToScore:
-    mention_id: int
-    text: str
-    lang_hint: str | None
+class CaseError(Exception):
+    """A case action that does not apply. ``kind``: ``missing`` (no such case), ``invalid`` (the request is
+    incomplete, e.g. a note is required) or ``conflict`` (the case is not in a state the act applies to, or
+    someone else holds it)."""
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
-@dataclass(frozen=True, slots=True)
-class ScoreRecord:
-    mention_id: int
-    language: str | None
-    label: str
-    score: float
-    model: str
+class CaseHeld(CaseError):
+    """Someone else is editing the case."""
 
-
-def mentions_to_score(engine: Engine, *, limit: int) -> list[ToScore]:
-    """Mentions without a sentiment, oldest first."""
-    with reading(engine) as connection:
-        rows = connection.execute(
-            select(_mention.c.id, _mention.c.text, _mention.c.lang_hint)
-            .outerjoin(_sentiment, _sentiment.c.mention_id == _mention.c.id)
-            .where(_sentiment.c.mention_id.is_(None))
-            .order_by(_mention.c.id)
-            .limit(limit)
-        )
-        return [ToScore(row.id, row.text, row.lang_hint) for row in rows]
-
-
-def record_sentiments(engine: Engine, *, scores: Sequence[ScoreRecord], now: datetime | None = None) -> None:
-    """Store scores and detected languages; a mention scored meanwhile by another worker keeps its first score."""
-    if not scores:
-        return
-    now = now or utcnow()
-    ordered = sorted(scores, key=lambda s: s.mention_id)  # one lock order for concurrent scorers
-    with engine.begin() as connection:
-        connection.execute(
-            _insert(connection, _sentiment).on_conflict_do_nothing(index_elements=["mention_id"]),
-            [{"mention_id": s.mention_id, "label": s.label, "score": s.score, "model": s.model, "scored_at": now}
-             for s in ordered],
-        )
-        connection.execute(
-            update(_mention).where(_mention.c.id == bindparam("b_id")).values(language=bindparam("b_language")),
-            [{"b_id": s.mention_id, "b_language": s.language} for s in ordered],
-        )
+    def __init__(self, holder: str) -> None:
+        super().__init__(f"{holder} is editing this case", kind="conflict")
+        self.holder = holder
 
 
 @dataclass(frozen=True, slots=True)
-class ToTriage:
-    mention_id: int
-    platform: str
-    brand: str
-    text: str
-    language: str | None
-    created_at: datetime
-    conversation_id: str | None
-    in_reply_to_id: str | None
-    author_id: int
-    author_handle: str
-    author_followers: int | None
-    author_verified: bool
-    label: str
-    score: float
+class CaseState:
+    """A case's id and its facts as the state machine needs them."""
 
-
-def mentions_to_triage(engine: Engine, *, limit: int) -> list[ToTriage]:
-    """Scored mentions not yet triaged, oldest post first (so a thread's first complaint opens its case)."""
-    with reading(engine) as connection:
-        rows = connection.execute(
-            select(
-                _mention.c.id, _mention.c.platform, _mention.c.brand, _mention.c.text, _mention.c.language,
-                _mention.c.created_at, _mention.c.conversation_id, _mention.c.in_reply_to_id, _mention.c.author_id,
-                _author.c.handle, _author.c.followers, _author.c.verified, _sentiment.c.label, _sentiment.c.score,
-            )
-            .join(_sentiment, _sentiment.c.mention_id == _mention.c.id)
-            .join(_author, _author.c.id == _mention.c.author_id)
-            .where(_mention.c.triaged_at.is_(None), _mention.c.deleted_at.is_(None))
-            .order_by(_mention.c.created_at, _mention.c.id)
-            .limit(limit)
-        )
-        return [
-            ToTriage(r.id, r.platform, r.brand, r.text, r.language, r.created_at, r.conversation_id,
-                     r.in_reply_to_id, r.author_id, r.handle, r.followers, bool(r.verified), r.label, r.score)
-            for r in rows
-        ]
-
-
-def count_prior_complaints(connection: Connection, *, author_id: int, before: datetime, since: datetime) -> int:
-    """Cases this author opened between ``since`` and ``before``."""
-    return int(
-        connection.execute(
-            select(func.count())
-            .select_from(_case)
-            .join(_mention, _mention.c.id == _case.c.root_mention_id)
-            .where(_case.c.author_id == author_id, _mention.c.created_at >= since, _mention.c.created_at < before)
-        ).scalar_one()
-    )
-
-
-def _thread_case(connection: Connection, item: ToTriage) -> int | None:
-    """The author's active case in the same thread, if any."""
-    keys = [k for k in (item.conversation_id, item.in_reply_to_id) if k]
-    if not keys:
-        return None
-    thread = select(_mention.c.case_id).where(
-        _mention.c.platform == item.platform,
-        _mention.c.case_id.is_not(None),
-        (_mention.c.conversation_id.in_(keys)) | (_mention.c.platform_id.in_(keys)),
-    )
-    row = connection.execute(
-        select(_case.c.id)
-        .where(_case.c.id.in_(thread), _case.c.author_id == item.author_id, _case.c.state.in_(ACTIVE_STATES))
-        .order_by(_case.c.id.desc())
-        .limit(1)
-    ).first()
-    return row.id if row else None
-
-
-def record_triage(
-    engine: Engine,
-    *,
-    item: ToTriage,
-    complaint: bool,
-    category: str,
-    deadline: datetime,
-    repeat_window: timedelta,
-    now: datetime | None = None,
-) -> tuple[int | None, bool]:
-    """Record the triage of one mention; a complaint joins the author's case in its thread or opens one.
-
-    Returns (case id, whether it was opened now). A post in the thread of the author's active case joins that
-    case whatever its sentiment (a "thanks, fixed!" is how a case gets resolved); any other post that is no
-    complaint stays out of cases. Only the first triage of a mention counts: a concurrent second one finds
-    it already triaged and changes nothing.
-    """
-    now = now or utcnow()
-    with engine.begin() as connection:
-        claimed = connection.execute(
-            update(_mention)
-            .where(_mention.c.id == item.mention_id, _mention.c.triaged_at.is_(None))
-            .values(triaged_at=now, is_complaint=complaint)
-        )
-        if claimed.rowcount != 1:
-            return None, False
-        case_id = _thread_case(connection, item)
-        if case_id is None and not complaint:
-            return None, False
-        opened = case_id is None
-        if case_id is None:
-            prior = count_prior_complaints(
-                connection, author_id=item.author_id, before=item.created_at, since=item.created_at - repeat_window
-            )
-            case_id = connection.execute(
-                _insert(connection, _case).returning(_case.c.id),
-                {
-                    "brand": item.brand, "platform": item.platform, "author_id": item.author_id,
-                    "root_mention_id": item.mention_id, "conversation_id": item.conversation_id, "state": "open",
-                    "category": category, "language": item.language, "prior_complaints": prior,
-                    "opened_at": now, "deadline_at": deadline, "updated_at": now,
-                },
-            ).scalar_one()
-            connection.execute(
-                _insert(connection, _event),
-                {"case_id": case_id, "at": now, "from_state": None, "to_state": "open",
-                 "cause": "complaint", "mention_id": item.mention_id},
-            )
-        connection.execute(update(_mention).where(_mention.c.id == item.mention_id).values(case_id=case_id))
-        return int(case_id), opened
-
-
-@dataclass(frozen=True, slots=True)
-class ToDraft:
-    case_id: int
-    mention_id: int
-    platform: str
-    brand: str
-    text: str
-    language: str | None
-    author_handle: str
-    author_name: str | None
-
-
-def cases_to_draft(engine: Engine, *, limit: int) -> list[ToDraft]:
-    """Open cases whose root mention has no reply draft yet."""
-    with reading(engine) as connection:
-        rows = connection.execute(
-            select(_case.c.id, _mention.c.id.label("mention_id"), _mention.c.platform, _case.c.brand,
-                   _mention.c.text, _mention.c.language, _author.c.handle, _author.c.name)
-            .join(_mention, _mention.c.id == _case.c.root_mention_id)
-            .join(_author, _author.c.id == _case.c.author_id)
-            .outerjoin(_draft, and_(_draft.c.mention_id == _mention.c.id, _draft.c.kind == "reply"))
-            .where(_case.c.state.in_(QUEUE_STATES), _draft.c.id.is_(None))
-            .order_by(_case.c.id)
-            .limit(limit)
-        )
-        return [ToDraft(r.id, r.mention_id, r.platform, r.brand, r.text, r.language, r.handle, r.name) for r in rows]
-
-
-def record_draft(
-    engine: Engine,
-    *,
-    case_id: int,
-    mention_id: int,
-    language: str,
-    category: str,
-    text: str,
-    quote: str,
-    agent: str,
-    style_issues: Sequence[dict[str, str]],
-    now: datetime | None = None,
-) -> bool:
-    """Store a reply draft; False when the mention already has one (drafting is never done twice)."""
-    now = now or utcnow()
-    with engine.begin() as connection:
-        inserted = connection.execute(
-            _insert(connection, _draft).on_conflict_do_nothing(index_elements=["mention_id", "kind"])
-            .returning(_draft.c.id),
-            {"case_id": case_id, "mention_id": mention_id, "kind": "reply", "status": "draft", "language": language,
-             "category": category, "text": text, "quote": quote, "agent": agent, "style_issues": list(style_issues),
-             "created_at": now, "updated_at": now},
-        ).first()
-        return inserted is not None
-
-
-@dataclass(frozen=True, slots=True)
-class QueueRow:
     case_id: int
     state: str
-    brand: str
-    category: str
-    prior_complaints: int
-    deadline_at: datetime
-    mention_id: int
-    platform: str
-    text: str
-    url: str | None
-    language: str | None
-    created_at: datetime
-    reply_eligible: bool | None
-    author_handle: str
-    author_name: str | None
-    followers: int | None
-    verified: bool
-    label: str
-    score: float
-    model: str
-    draft_id: int | None
-    draft_text: str | None
-    draft_language: str | None
-    draft_status: str | None
-    draft_issues: list[dict[str, str]] | None
+    state_since: datetime
+    resolved_at: datetime | None
+    first_response_at: datetime | None
+    csat_requested_at: datetime | None
+    csat: int | None
+
+    @property
+    def facts(self) -> CaseFacts:
+        return CaseFacts(state=self.state, state_since=self.state_since, resolved_at=self.resolved_at,
+                         first_response_at=self.first_response_at, csat_requested_at=self.csat_requested_at,
+                         csat=self.csat)
 
 
-def open_queue(engine: Engine, *, limit: int | None = None) -> list[QueueRow]:
-    """Cases waiting for a reply, with what the ranker and the desk need. Unordered: urgency is computed
-    at read time, because the clock is part of it."""
-    query = (
-        select(
-            _case.c.id, _case.c.state, _case.c.brand, _case.c.category, _case.c.prior_complaints, _case.c.deadline_at,
-            _mention.c.id.label("mention_id"), _mention.c.platform, _mention.c.text, _mention.c.url,
-            _mention.c.language, _mention.c.created_at, _mention.c.reply_eligible,
-            _author.c.handle, _author.c.name, _author.c.followers, _author.c.verified,
-            _sentiment.c.label, _sentiment.c.score, _sentiment.c.model,
-            _draft.c.id.label("draft_id"), _draft.c.text.label("draft_text"),
-            _draft.c.language.label("draft_language"), _draft.c.status.label("draft_status"),
-            _draft.c.style_issues,
-        )
-        .join(_mention, _mention.c.id == _case.c.root_mention_id)
-        .join(_author, _author.c.id == _case.c.author_id)
-        .join(_sentiment, _sentiment.c.mention_id == _mention.c.id)
-        .outerjoin(_draft, and_(_draft.c.mention_id == _mention.c.id, _draft.c.kind == "reply"))
-        .where(_case.c.state.in_(QUEUE_STATES))
-        .order_by(_case.c.deadline_at)
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    with reading(engine) as connection:
-        return [QueueRow(*row) for row in connection.execute(query)]  # type: ignore[call-arg]
+def state_since() -> Any:
+    """When the case entered its current state (the newest event into it; else when it was opened)."""
+    newest = (select(func.max(CASE_EVENT.c.at))
+              .where(CASE_EVENT.c.case_id == CASE.c.id, CASE_EVENT.c.to_state == CASE.c.state)
+              .correlate(CASE).scalar_subquery())
+    return func.coalesce(newest, CASE.c.opened_at)
+
+
+def state_columns() -> list[Any]:
+    """The columns of a CaseState, in order, for a select over ``case``."""
+    return [CASE.c.id, CASE.c.state, state_since().label("state_since"), CASE.c.resolved_at,
+            CASE.c.first_response_at, CASE.c.csat_requested_at, CASE.c.csat]
+
+
+def _lock(connection: Connection, case_id: int) -> CaseState:
+    """The case's facts, with its row locked for the rest of the transaction; CaseError when it is missing."""
+    locking = select(CASE.c.id).where(CASE.c.id == case_id)
+    if connection.dialect.name == "postgresql":
+        locking = locking.with_for_update()
+    if connection.execute(locking).first() is None:
+        raise CaseError(f"no case {case_id}", kind="missing")
+    return CaseState(*connection.execute(select(*state_columns()).where(CASE.c.id == case_id)).one())
+
+
+def _event(connection: Connection, case_id: int, change: Transition, now: datetime,
+           mention_id: int | None = None) -> None:
+    connection.execute(CASE_EVENT.insert().values(
+        case_id=case_id, at=now, from_state=change.from_state, to_state=change.to_state, cause=change.cause[:200],
+        actor=change.actor, mention_id=mention_id))
+
+
+def open_case_in(connection: Connection, *, brand: str, platform: str, author_id: int, root_mention_id: int,
+                 conversation_id: str | None, category: str, language: str | None, prior_complaints: int,
+                 deadline: datetime, now: datetime) -> int:
+    """Open a case for a complaint (state ``open`` and its ``complaint`` event), in the caller's transaction."""
+    opened = case_states.opening()
+    case_id = int(connection.execute(
+        insert_for(connection, CASE).returning(CASE.c.id),
+        {"brand": brand, "platform": platform, "author_id": author_id, "root_mention_id": root_mention_id,
+         "conversation_id": conversation_id, "state": opened.to_state, "category": category, "language": language,
+         "prior_complaints": prior_complaints, "opened_at": now, "deadline_at": deadline, "updated_at": now},
+    ).scalar_one())
+    _event(connection, case_id, opened, now, root_mention_id)
+    return case_id
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What applying a move did. ``kind``: ``recorded`` (an event was written: a transition or a note),
+    ``unchanged`` (the move changes nothing; at most a stamp such as the first response time was written),
+    ``stale`` (the case is no longer in the state the caller decided from: another process got there first)
+    or ``duplicate`` (the post was applied to the case already)."""
+
+    kind: str
+    transition: Transition | None = None
+
+    @property
+    def recorded(self) -> bool:
+        return self.kind == "recorded"
+
+
+_AUDIT_ACTIONS = {AgentResolved: "resolve", AgentReopened: "reopen"}
+
+
+def apply_move_in(connection: Connection, *, case_id: int, move: Move, now: datetime,
+                  expect_state: str | None = None, mention_id: int | None = None, attach_mention: bool = False,
+                  note_unchanged: str | None = None, address: str | None = None) -> Applied:
+    """Apply ``move`` to the case inside the caller's transaction.
+
+    ``expect_state``: the state the caller decided from; another state now gives ``stale``, writing nothing.
+    ``mention_id``: the post the move comes from, named in the event; a post already applied to the case gives
+    ``duplicate``. ``attach_mention`` also files that post under the case (it must belong to no case yet).
+    ``note_unchanged``: the cause of a note event to write when the move changes nothing (so a customer's post
+    is always marked applied). Raises CaseError (missing) and case_states.TransitionRefused.
+    """
+    case = _lock(connection, case_id)
+    if expect_state is not None and case.state != expect_state:
+        return Applied("stale")
+    if mention_id is not None:
+        applied = select(CASE_EVENT.c.id).where(CASE_EVENT.c.case_id == case_id, CASE_EVENT.c.mention_id == mention_id)
+        if connection.execute(applied).first() is not None:
+            return Applied("duplicate")
+        if attach_mention:
+            owner = select(MENTION.c.case_id).where(MENTION.c.id == mention_id)
+            if connection.dialect.name == "postgresql":
+                owner = owner.with_for_update()
+            if connection.execute(owner).scalar() is not None:
+                return Applied("duplicate")
+    change = case_states.transition(case.facts, move)
+    actor = change.actor if change is not None else None
+    if change is None and note_unchanged is not None:
+        change = case_states.note(case.facts, note_unchanged, "customer")
+    values = case_states.changes(case.facts, move, change, now=now)
+    if values:
+        connection.execute(update(CASE).where(CASE.c.id == case_id).values(**values))
+    if change is None:
+        return Applied("unchanged")
+    if attach_mention and mention_id is not None:
+        connection.execute(update(MENTION).where(MENTION.c.id == mention_id).values(case_id=case_id))
+    _event(connection, case_id, change, now, mention_id)
+    if actor is not None and actor not in SYSTEM_ACTORS:
+        action = _AUDIT_ACTIONS.get(type(move), f"case_{change.to_state}")
+        audit(connection, actor=actor, action=action, now=now, case_id=case_id, detail=change.note, address=address)
+    return Applied("recorded", change)
+
+
+def apply_move(engine: Engine, *, case_id: int, move: Move, now: datetime, expect_state: str | None = None,
+               mention_id: int | None = None, attach_mention: bool = False, note_unchanged: str | None = None,
+               address: str | None = None) -> Applied:
+    """``apply_move_in`` in a transaction of its own."""
+    with writing(engine) as connection:
+        return apply_move_in(connection, case_id=case_id, move=move, now=now, expect_state=expect_state,
+                             mention_id=mention_id, attach_mention=attach_mention, note_unchanged=note_unchanged,
+                             address=address)
+
+
+def resolve_case(engine: Engine, *, case_id: int, note: str, actor: str, now: datetime,
+                 address: str | None = None) -> Transition:
+    """An agent marks the case resolved, saying how (TransitionRefused without a note; CaseError conflict when
+    the case is already resolved or withdrawn)."""
+    applied = apply_move(engine, case_id=case_id, move=AgentResolved(agent=actor, note=note), now=now,
+                         address=address)
+    if applied.transition is None:
+        raise CaseError(f"case {case_id} cannot be resolved in its state", kind="conflict")
+    return applied.transition
+
+
+def reopen_case(engine: Engine, *, case_id: int, actor: str, now: datetime, reason: str = "",
+                address: str | None = None) -> Transition:
+    """An agent puts a resolved, unresolved or withdrawn case back in the queue (CaseError conflict otherwise)."""
+    applied = apply_move(engine, case_id=case_id, move=AgentReopened(agent=actor, reason=reason), now=now,
+                         address=address)
+    if applied.transition is None:
+        raise CaseError(f"case {case_id}: only a resolved, unresolved or withdrawn case can be reopened",
+                        kind="conflict")
+    return applied.transition
+
+
+def escalate_case(engine: Engine, *, case_id: int, note: str, actor: str, now: datetime,
+                  address: str | None = None) -> None:
+    """Flag the case for a supervisor with a note (required): an ``escalated`` event; the state does not change."""
+    if not note.strip():
+        raise CaseError("an escalation needs a note for the supervisor", kind="invalid")
+    with writing(engine) as connection:
+        case = _lock(connection, case_id)
+        _event(connection, case_id, case_states.note(case.facts, "escalated", actor), now)
+        connection.execute(update(CASE).where(CASE.c.id == case_id).values(updated_at=now))
+        audit(connection, actor=actor, action="escalate", now=now, case_id=case_id, detail=note, address=address)
+
+
+def assign_case(engine: Engine, *, case_id: int, assignee: str | None, actor: str, now: datetime,
+                address: str | None = None) -> None:
+    """Set (or clear, with None) who owns the case. Audited."""
+    with writing(engine) as connection:
+        _lock(connection, case_id)
+        connection.execute(update(CASE).where(CASE.c.id == case_id).values(assignee=assignee, updated_at=now))
+        audit(connection, actor=actor, action="assign", now=now, case_id=case_id, detail=assignee or "(nobody)",
+              address=address)
+
+
+def claim_case(engine: Engine, *, case_id: int, user: str, now: datetime, hold: timedelta) -> None:
+    """Hold the case for ``user`` until ``now + hold`` (renewing their own hold). Raises CaseHeld when
+    someone else's hold has not run out: of two people claiming at once, exactly one wins."""
+    with writing(engine) as connection:
+        changed = connection.execute(
+            update(CASE).where(
+                CASE.c.id == case_id,
+                or_(CASE.c.editing_by.is_(None), CASE.c.editing_until < now, CASE.c.editing_by == user),
+            ).values(editing_by=user, editing_until=now + hold)
+        ).rowcount
+        if changed == 1:
+            return
+        row = connection.execute(select(CASE.c.editing_by).where(CASE.c.id == case_id)).first()
+        if row is None:
+            raise CaseError(f"no case {case_id}", kind="missing")
+        raise CaseHeld(row.editing_by or "someone")
+
+
+def release_case(engine: Engine, *, case_id: int, user: str) -> bool:
+    """Give up ``user``'s hold; False when they did not hold it."""
+    with writing(engine) as connection:
+        return connection.execute(
+            update(CASE).where(CASE.c.id == case_id, CASE.c.editing_by == user)
+            .values(editing_by=None, editing_until=None)
+        ).rowcount == 1
+
+
+def mark_csat_requested_in(connection: Connection, *, case_id: int, now: datetime) -> None:
+    """Record that the case was asked for a rating (once per resolution; a reopen clears it)."""
+    connection.execute(update(CASE).where(CASE.c.id == case_id, CASE.c.csat_requested_at.is_(None))
+                       .values(csat_requested_at=now, updated_at=now))
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,14 +283,14 @@ def claim_threads_to_follow(engine: Engine, *, now: datetime, every: timedelta, 
     ``followup_at`` one interval on, so two daemons never follow the same thread in the same interval."""
     if not platforms:
         return []
-    newest = (select(func.max(_mention.c.created_at)).where(_mention.c.case_id == _case.c.id)
-              .correlate(_case).scalar_subquery())
-    with engine.begin() as connection:
+    newest = (select(func.max(MENTION.c.created_at)).where(MENTION.c.case_id == CASE.c.id)
+              .correlate(CASE).scalar_subquery())
+    with writing(engine) as connection:
         query = (
-            select(_case.c.id)
-            .where(_case.c.state.in_(ACTIVE_STATES), _case.c.platform.in_(list(platforms)),
-                   (_case.c.followup_at.is_(None)) | (_case.c.followup_at <= now))
-            .order_by(_case.c.followup_at, _case.c.id)
+            select(CASE.c.id)
+            .where(CASE.c.state.in_(case_states.ACTIVE), CASE.c.platform.in_(list(platforms)),
+                   (CASE.c.followup_at.is_(None)) | (CASE.c.followup_at <= now))
+            .order_by(CASE.c.followup_at, CASE.c.id)
             .limit(limit)
         )
         if connection.dialect.name == "postgresql":
@@ -345,18 +298,18 @@ def claim_threads_to_follow(engine: Engine, *, now: datetime, every: timedelta, 
         ids = [row.id for row in connection.execute(query)]
         if not ids:
             return []
-        connection.execute(update(_case).where(_case.c.id.in_(ids)).values(followup_at=now + every))
+        connection.execute(update(CASE).where(CASE.c.id.in_(ids)).values(followup_at=now + every))
         rows = connection.execute(
-            select(_case.c.id, _case.c.platform, _case.c.brand, _case.c.conversation_id, _mention.c.platform_id,
-                   _mention.c.canonical_id, _author.c.handle, _author.c.key, newest.label("since"), _mention.c.raw)
-            .join(_mention, _mention.c.id == _case.c.root_mention_id)
-            .join(_author, _author.c.id == _case.c.author_id)
-            .where(_case.c.id.in_(ids))
-            .order_by(_case.c.id)
+            select(CASE.c.id, CASE.c.platform, CASE.c.brand, CASE.c.conversation_id, MENTION.c.platform_id,
+                   MENTION.c.canonical_id, AUTHOR.c.handle, AUTHOR.c.key, newest.label("since"), MENTION.c.raw)
+            .join(MENTION, MENTION.c.id == CASE.c.root_mention_id)
+            .join(AUTHOR, AUTHOR.c.id == CASE.c.author_id)
+            .where(CASE.c.id.in_(ids))
+            .order_by(CASE.c.id)
         )
         return [ThreadToFollow(*row) for row in rows]  # type: ignore[call-arg]
 
 
 def postpone_followup(engine: Engine, *, case_id: int, until: datetime) -> None:
-    with engine.begin() as connection:
-        connection.execute(update(_case).where(_case.c.id == case_id).values(followup_at=until))
+    with writing(engine) as connection:
+        connection.execute(update(CASE).where(CASE.c.id == case_id).values(followup_at=until))

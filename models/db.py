@@ -1,4 +1,9 @@
-"""The engine, schema migrations and the one place that opens sessions."""
+"""The engine, schema migrations and the one place that opens sessions and connections.
+
+Storage modules never call ``engine.begin()`` or ``engine.connect()`` themselves: they use ``writing``,
+``reading`` and ``autocommit`` from here, so how a transaction starts (SQLite's BEGIN IMMEDIATE for writers,
+deferred for readers) is decided once.
+"""
 
 from __future__ import annotations
 
@@ -50,9 +55,26 @@ def insert_for(connection: Connection, table: Any) -> Any:
     return (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(table)
 
 
-def reading(engine: Engine) -> Connection:
-    """A connection for reads only (use as a context manager); on SQLite it never takes the write lock."""
-    return engine.connect().execution_options(**{READ_ONLY: True})
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only; on SQLite it never takes the write lock (it begins deferred)."""
+    with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
+        yield connection
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """One write transaction: committed when the block succeeds, rolled back when it raises. On SQLite it
+    takes the write lock at BEGIN, so concurrent writers queue instead of deadlocking."""
+    with engine.begin() as connection:
+        yield connection
+
+
+@contextmanager
+def autocommit(engine: Engine) -> Iterator[Connection]:
+    """A connection outside any transaction (for session-level locks such as PostgreSQL advisory locks)."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        yield connection
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -93,7 +115,7 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -129,7 +151,7 @@ class DatabaseUnsafe(RuntimeError):
 def _check_sqlite_settings(engine: Engine) -> None:
     if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
         return
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         mode = str(connection.exec_driver_sql("PRAGMA journal_mode").scalar()).lower()
         sync = connection.exec_driver_sql("PRAGMA synchronous").scalar()
         busy = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()

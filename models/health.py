@@ -10,13 +10,9 @@ from sqlalchemy import case as when
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
+from models.case_states import WAITING
 from models.db import reading
-from models.tables import Case, Draft, Source
-
-_case = Case.__table__  # type: ignore[attr-defined]
-_draft = Draft.__table__  # type: ignore[attr-defined]
-_source = Source.__table__  # type: ignore[attr-defined]
-UNANSWERED = ("open", "reopened")
+from models.tables import CASE, DRAFT, SOURCE
 
 
 def database_reachable(engine: Engine) -> str | None:
@@ -40,9 +36,9 @@ def queue_state(engine: Engine, *, now: datetime) -> QueueState:
     """Cases waiting for a first response (open or reopened), the oldest of them, and how many are late."""
     with reading(engine) as connection:
         row = connection.execute(
-            select(func.count(), func.min(_case.c.opened_at),
-                   func.coalesce(func.sum(when((_case.c.deadline_at < now, 1), else_=0)), 0))
-            .where(_case.c.state.in_(UNANSWERED))
+            select(func.count(), func.min(CASE.c.opened_at),
+                   func.coalesce(func.sum(when((CASE.c.deadline_at < now, 1), else_=0)), 0))
+            .where(CASE.c.state.in_(WAITING))
         ).one()
     oldest = row[1]
     if isinstance(oldest, str):  # an aggregate loses the column type on SQLite
@@ -54,7 +50,7 @@ def queue_state(engine: Engine, *, now: datetime) -> QueueState:
 
 def drafts_by_status(engine: Engine) -> dict[str, int]:
     with reading(engine) as connection:
-        rows = connection.execute(select(_draft.c.status, func.count()).group_by(_draft.c.status))
+        rows = connection.execute(select(DRAFT.c.status, func.count()).group_by(DRAFT.c.status))
         return {status: int(count) for status, count in rows}
 
 
@@ -70,7 +66,7 @@ def active_sources(engine: Engine) -> list[SourceSchedule]:
     """Enabled sources without a permanent error: the ones that should be polled."""
     with reading(engine) as connection:
         rows = connection.execute(
-            select(_source.c.name, _source.c.next_poll_at, _source.c.lease_owner, _source.c.lease_until)
-            .where(_source.c.enabled.is_(True), _source.c.disabled_reason.is_(None))
+            select(SOURCE.c.name, SOURCE.c.next_poll_at, SOURCE.c.lease_owner, SOURCE.c.lease_until)
+            .where(SOURCE.c.enabled.is_(True), SOURCE.c.disabled_reason.is_(None))
         )
         return [SourceSchedule(*row) for row in rows]

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from models.db import autocommit
+
 
 @contextmanager
 def singleton(engine: Engine, name: str) -> Iterator[bool]:
@@ -24,7 +26,7 @@ def singleton(engine: Engine, name: str) -> Iterator[bool]:
     if engine.dialect.name != "postgresql":
         yield True
         return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+    with autocommit(engine) as connection:
         got = bool(connection.execute(text("SELECT pg_try_advisory_lock(hashtext(:name))"), {"name": name}).scalar())
         try:
             yield got

@@ -16,7 +16,8 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from models.db import SQLITE_BUSY_TIMEOUT_MS, current_revision, head_revision
+from models.db import SQLITE_BUSY_TIMEOUT_MS, current_revision, head_revision, reading
+from models.quarantine import quarantine_counts
 
 
 class BackupUnsupported(Exception):
@@ -89,7 +90,7 @@ def check(engine: Engine, *, full: bool = False) -> list[Finding]:
     """What `closeloop check` reports: reachability, integrity, the SQLite settings and the schema revision."""
     findings: list[Finding] = []
     try:
-        with engine.connect() as connection:
+        with reading(engine) as connection:
             connection.execute(text("SELECT 1"))
             if connection.dialect.name == "sqlite":
                 findings += _sqlite_findings(connection, full=full)
@@ -101,10 +102,19 @@ def check(engine: Engine, *, full: bool = False) -> list[Finding]:
     current, head = current_revision(engine), head_revision()
     if current == head:
         findings.append(Finding(True, f"schema at head ({head})"))
+        findings.append(quarantine_finding(engine))
     else:
         findings.append(Finding(False, f"schema at {current or 'nothing'}, this closeloop needs {head}",
                                 "closeloop backup <file> (SQLite) or pg_dump, then closeloop db upgrade"))
     return findings
+
+
+def quarantine_finding(engine: Engine) -> Finding:
+    """How many mentions are quarantined, per stage. Informational: a quarantined post is set aside, not a fault
+    of the database, so it never fails the check."""
+    counts = {stage: n for stage, n in quarantine_counts(engine).items() if n}
+    detail = f" ({', '.join(f'{stage} {n}' for stage, n in counts.items())}; see the console's Quarantine page)"
+    return Finding(True, f"quarantined mentions: {sum(counts.values())}{detail if counts else ''}")
 
 
 def _sqlite_findings(connection: object, *, full: bool) -> list[Finding]:

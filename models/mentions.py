@@ -1,9 +1,14 @@
-"""Storing mentions: deduplicated on (platform, canonical_id), in bulk, with the cursor in the same transaction."""
+"""Mentions and their authors: what a source parsed, stored deduplicated on (platform, canonical_id), in bulk,
+with the source's cursor in the same transaction; and deletions marked.
+
+``ParsedAuthor`` and ``ParsedMention`` are defined here, where they are stored; ``monitor.sources.base``
+re-exports them for the sources that produce them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -11,13 +16,42 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from models.db import insert_for as _insert
-from models.tables import Author, Mention, Source
+from models.db import writing
+from models.tables import AUTHOR, MENTION, SOURCE
 from models.types import utcnow
-from monitor.sources.base import ParsedAuthor, ParsedMention
 
-_author = Author.__table__  # type: ignore[attr-defined]
-_mention = Mention.__table__  # type: ignore[attr-defined]
-_source = Source.__table__  # type: ignore[attr-defined]
+
+@dataclass(frozen=True, slots=True)
+class ParsedAuthor:
+    handle: str
+    id: str | None = None
+    name: str | None = None
+    followers: int | None = None
+    verified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMention:
+    """A mention as a source parsed it, before storage.
+
+    ``canonical_id`` is unique per platform (X: edit_history_tweet_ids[0]; Reddit: fullname; Mastodon: status
+    uri; Bluesky: at-uri). ``created_at`` is timezone-aware UTC, or None where the payload lacks it.
+    """
+
+    platform: str
+    canonical_id: str
+    text: str
+    author: ParsedAuthor
+    created_at: datetime | None = None
+    platform_id: str | None = None
+    url: str | None = None
+    in_reply_to_id: str | None = None
+    conversation_id: str | None = None
+    lang: str | None = None
+    metrics: Mapping[str, int] = field(default_factory=dict)
+    reply_eligible: bool | None = None
+    eligibility_reason: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
 
 
 class LeaseLost(RuntimeError):
@@ -49,8 +83,8 @@ def _upsert_authors(connection: Connection, mentions: Sequence[ParsedMention], n
         by_platform.setdefault(platform, []).append(key)
     for platform, keys in by_platform.items():
         rows = connection.execute(
-            select(_author.c.id, _author.c.key, _author.c.handle, _author.c.name, _author.c.followers, _author.c.verified)
-            .where(_author.c.platform == platform, _author.c.key.in_(keys))
+            select(AUTHOR.c.id, AUTHOR.c.key, AUTHOR.c.handle, AUTHOR.c.name, AUTHOR.c.followers, AUTHOR.c.verified)
+            .where(AUTHOR.c.platform == platform, AUTHOR.c.key.in_(keys))
         )
         for row in rows:
             ids[(platform, row.key)] = row.id
@@ -69,17 +103,17 @@ def _upsert_authors(connection: Connection, mentions: Sequence[ParsedMention], n
         if (platform, key) not in ids
     ]  # sorted: concurrent writers take the unique index's locks in one order, so they never deadlock
     if missing:
-        statement = _insert(connection, _author).on_conflict_do_nothing(index_elements=["platform", "key"])
+        statement = _insert(connection, AUTHOR).on_conflict_do_nothing(index_elements=["platform", "key"])
         connection.execute(statement, missing)
         missing_by_platform: dict[str, list[str]] = {}
         for (platform, key) in wanted:
             if (platform, key) not in ids:
                 missing_by_platform.setdefault(platform, []).append(key)
         for platform, keys in missing_by_platform.items():
-            for row in connection.execute(
-                select(_author.c.id, _author.c.key).where(_author.c.platform == platform, _author.c.key.in_(keys))
+            for inserted in connection.execute(
+                select(AUTHOR.c.id, AUTHOR.c.key).where(AUTHOR.c.platform == platform, AUTHOR.c.key.in_(keys))
             ):
-                ids[(platform, row.key)] = row.id
+                ids[(platform, inserted.key)] = inserted.id
     changed = []
     for (platform, key), a in wanted.items():
         before = known.get((platform, key))
@@ -93,7 +127,7 @@ def _upsert_authors(connection: Connection, mentions: Sequence[ParsedMention], n
     changed.sort(key=lambda row: row["b_id"])  # one lock order for every writer
     if changed:  # follower counts move with nearly every post: one executemany, not a statement per author
         connection.execute(
-            update(_author).where(_author.c.id == bindparam("b_id")).values(
+            update(AUTHOR).where(AUTHOR.c.id == bindparam("b_id")).values(
                 handle=bindparam("b_handle"), name=bindparam("b_name"), followers=bindparam("b_followers"),
                 verified=bindparam("b_verified")),
             changed,
@@ -152,8 +186,8 @@ def store_mentions_in(
         by_platform.setdefault(platform, []).append(canonical_id)
     for platform, canonical_ids in by_platform.items():
         for row in connection.execute(
-            select(_mention.c.id, _mention.c.canonical_id, _mention.c.text, _mention.c.platform_id).where(
-                _mention.c.platform == platform, _mention.c.canonical_id.in_(canonical_ids)
+            select(MENTION.c.id, MENTION.c.canonical_id, MENTION.c.text, MENTION.c.platform_id).where(
+                MENTION.c.platform == platform, MENTION.c.canonical_id.in_(canonical_ids)
             )
         ):
             existing[(platform, row.canonical_id)] = (row.id, row.text, row.platform_id)
@@ -166,9 +200,9 @@ def store_mentions_in(
     new_ids: list[int] = []
     if fresh:
         statement = (
-            _insert(connection, _mention)
+            _insert(connection, MENTION)
             .on_conflict_do_nothing(index_elements=["platform", "canonical_id"])
-            .returning(_mention.c.id)
+            .returning(MENTION.c.id)
         )
         new_ids = [row.id for row in connection.execute(statement, fresh)]
 
@@ -181,8 +215,8 @@ def store_mentions_in(
         new_platform_id = mention.platform_id or mention.canonical_id
         if mention.text != text or (new_platform_id != platform_id and mention.platform != "replay"):
             connection.execute(
-                update(_mention)
-                .where(_mention.c.id == mention_id)
+                update(MENTION)
+                .where(MENTION.c.id == mention_id)
                 .values(text=mention.text, platform_id=new_platform_id, edited_at=now, raw=dict(mention.raw) or None)
             )
             edited += 1
@@ -212,13 +246,13 @@ def store_batch(
     With ``lease_owner``, the cursor moves only while that owner still holds the source's lease; otherwise
     LeaseLost is raised and nothing of the batch is written (the new holder will fetch it again).
     """
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         result = store_mentions_in(connection, mentions=mentions, brand=brand, source_id=source_id, now=now)
         if save_cursor and source_id is not None:
-            condition = [_source.c.id == source_id]
+            condition = [SOURCE.c.id == source_id]
             if lease_owner is not None:
-                condition.append(_source.c.lease_owner == lease_owner)
-            moved = connection.execute(update(_source).where(*condition).values(cursor=next_cursor))
+                condition.append(SOURCE.c.lease_owner == lease_owner)
+            moved = connection.execute(update(SOURCE).where(*condition).values(cursor=next_cursor))
             if moved.rowcount != 1:
                 raise LeaseLost(f"source {source_id} is no longer leased to {lease_owner}")
         return result
@@ -226,11 +260,11 @@ def store_batch(
 
 def mark_deleted(engine: Engine, *, platform: str, canonical_ids: Sequence[str], now: datetime | None = None) -> int:
     """Mark mentions deleted by their author; they stay for the record but leave the queue."""
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         result = connection.execute(
-            update(_mention)
-            .where(_mention.c.platform == platform, _mention.c.canonical_id.in_(list(canonical_ids)),
-                   _mention.c.deleted_at.is_(None))
+            update(MENTION)
+            .where(MENTION.c.platform == platform, MENTION.c.canonical_id.in_(list(canonical_ids)),
+                   MENTION.c.deleted_at.is_(None))
             .values(deleted_at=now or utcnow())
         )
         return result.rowcount or 0

@@ -1,14 +1,15 @@
-"""The outbox: drafts from approval to a public reply, posted exactly once.
+"""Drafts and the outbox: a reply from its draft to a public reply, posted exactly once.
 
-``draft → approved(text_hash, approver) → sending → sent(platform id) | unknown | failed``, and ``rejected``.
-``sending`` is committed before the platform is called; a row found in ``sending`` or ``unknown`` later is
-reconciled against the platform before anything is sent again. Every transition is a conditional UPDATE on
-the expected state, so of two daemons racing for a row exactly one wins.
+``draft → approved(text_hash, approver) → sending → sent(platform id) | unknown | failed``, ``rejected``, and
+``approved ⇄ held`` (the outbox cannot send it: no poster or credentials for its platform, or the post takes no
+API reply; the reason is in ``last_error``). ``sending`` is committed before the platform is called; a row found
+in ``sending`` or ``unknown`` later is reconciled against the platform before anything is sent again. Every
+transition is a conditional UPDATE on the expected state, so of two daemons racing for a row exactly one wins.
+A sent reply moves its case through the door (``models.cases``) in the same transaction.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,36 +18,64 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from models.db import reading
-from models.tables import AuditEntry, Author, Case, CaseEvent, Draft, Mention
+from models.audit import audit, text_hash
+from models.case_states import ReplySent
+from models.cases import apply_move_in, mark_csat_requested_in
+from models.db import insert_for, reading, writing
+from models.tables import AUTHOR, DRAFT, MENTION
+from models.types import utcnow
 
-_draft = Draft.__table__  # type: ignore[attr-defined]
-_case = Case.__table__  # type: ignore[attr-defined]
-_mention = Mention.__table__  # type: ignore[attr-defined]
-_author = Author.__table__  # type: ignore[attr-defined]
-_event = CaseEvent.__table__  # type: ignore[attr-defined]
-_audit = AuditEntry.__table__  # type: ignore[attr-defined]
+EDITABLE = ("draft", "approved", "held", "failed")
+"""Statuses whose text may still change (editing sends the draft back to ``draft``)."""
 
 
 class OutboxError(Exception):
     """An outbox action that does not apply to the draft's current state."""
 
 
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def record_draft(engine: Engine, *, case_id: int, mention_id: int, language: str, category: str, text: str,
+                 quote: str, agent: str, style_issues: Sequence[dict[str, str]], now: datetime | None = None) -> bool:
+    """Store a reply draft; False when the mention already has one (drafting is never done twice)."""
+    now = now or utcnow()
+    with writing(engine) as connection:
+        inserted = connection.execute(
+            insert_for(connection, DRAFT).on_conflict_do_nothing(index_elements=["mention_id", "kind"])
+            .returning(DRAFT.c.id),
+            {"case_id": case_id, "mention_id": mention_id, "kind": "reply", "status": "draft", "language": language,
+             "category": category, "text": text, "quote": quote, "agent": agent, "style_issues": list(style_issues),
+             "created_at": now, "updated_at": now},
+        ).first()
+        return inserted is not None
 
 
-def audit(connection: Connection, *, actor: str, action: str, now: datetime, case_id: int | None = None,
-          draft_id: int | None = None, text: str | None = None, detail: str | None = None,
-          address: str | None = None) -> None:
-    connection.execute(_audit.insert().values(
-        at=now, actor=actor, action=action, case_id=case_id, draft_id=draft_id,
-        text_hash=text_hash(text) if text is not None else None, detail=detail, address=address,
-    ))
+def record_csat_draft(engine: Engine, *, case_id: int, mention_id: int, language: str, text: str, agent: str,
+                      style_issues: Sequence[dict[str, str]], now: datetime) -> bool:
+    """Queue a satisfaction follow-up (status ``draft``: a person approves it) and mark the case as asked.
+
+    A post already holding an unsent follow-up (from an earlier resolution of a case since reopened) gets it
+    back as a fresh draft; one whose follow-up went out is not asked twice. False when nothing was drafted;
+    the case is marked asked either way, so it is never drafted twice for one resolution.
+    """
+    values = {"language": language, "text": text, "agent": agent, "style_issues": list(style_issues),
+              "updated_at": now}
+    with writing(engine) as connection:
+        inserted = connection.execute(
+            insert_for(connection, DRAFT).values(
+                case_id=case_id, mention_id=mention_id, kind="csat", status="draft", category="csat", quote="",
+                created_at=now, **values,
+            ).on_conflict_do_nothing(index_elements=["mention_id", "kind"]).returning(DRAFT.c.id)
+        ).first()
+        revived = inserted is None and connection.execute(
+            update(DRAFT).where(DRAFT.c.mention_id == mention_id, DRAFT.c.kind == "csat",
+                                DRAFT.c.status.in_(("draft", "held", "failed")))
+            .values(status="draft", text_hash=None, approved_by=None, approved_at=None, last_error=None, **values)
+        ).rowcount == 1
+        mark_csat_requested_in(connection, case_id=case_id, now=now)
+        return inserted is not None or revived
 
 
 def _draft_row(connection: Connection, draft_id: int) -> Any:
-    row = connection.execute(select(_draft).where(_draft.c.id == draft_id)).first()
+    row = connection.execute(select(DRAFT).where(DRAFT.c.id == draft_id)).first()
     if row is None:
         raise OutboxError(f"no draft {draft_id}")
     return row
@@ -58,7 +87,7 @@ def approve_draft(engine: Engine, *, draft_id: int, approver: str, now: datetime
 
     The text approved is the text sent: the hash is recorded now and checked before posting.
     """
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         row = _draft_row(connection, draft_id)
         if row.status not in ("draft", "failed"):
             raise OutboxError(f"draft {draft_id} is {row.status}; only a draft can be approved")
@@ -69,7 +98,7 @@ def approve_draft(engine: Engine, *, draft_id: int, approver: str, now: datetime
         if style_issues is not None:
             values["style_issues"] = list(style_issues)
         changed = connection.execute(
-            update(_draft).where(_draft.c.id == draft_id, _draft.c.status == row.status).values(**values)
+            update(DRAFT).where(DRAFT.c.id == draft_id, DRAFT.c.status == row.status).values(**values)
         )
         if changed.rowcount != 1:
             raise OutboxError(f"draft {draft_id} changed while it was being approved")
@@ -81,12 +110,12 @@ def approve_draft(engine: Engine, *, draft_id: int, approver: str, now: datetime
 def edit_draft(engine: Engine, *, draft_id: int, editor: str, text: str, style_issues: Sequence[dict[str, str]],
                now: datetime, address: str | None = None) -> None:
     """Replace a draft's text. Editing an approved draft sends it back to ``draft``: it needs approval again."""
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         row = _draft_row(connection, draft_id)
-        if row.status not in ("draft", "approved", "failed"):
+        if row.status not in EDITABLE:
             raise OutboxError(f"draft {draft_id} is {row.status}; it can no longer be edited")
         changed = connection.execute(
-            update(_draft).where(_draft.c.id == draft_id, _draft.c.status == row.status).values(
+            update(DRAFT).where(DRAFT.c.id == draft_id, DRAFT.c.status == row.status).values(
                 text=text, style_issues=list(style_issues), status="draft", text_hash=None, approved_by=None,
                 approved_at=None, updated_at=now)
         )
@@ -100,10 +129,10 @@ def reject_draft(engine: Engine, *, draft_id: int, actor: str, reason: str, now:
                  address: str | None = None) -> None:
     if not reason.strip():
         raise OutboxError("a rejection needs a reason")
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         row = _draft_row(connection, draft_id)
         changed = connection.execute(
-            update(_draft).where(_draft.c.id == draft_id, _draft.c.status.in_(("draft", "approved", "failed")))
+            update(DRAFT).where(DRAFT.c.id == draft_id, DRAFT.c.status.in_(EDITABLE))
             .values(status="rejected", last_error=reason, updated_at=now)
         )
         if changed.rowcount != 1:
@@ -132,40 +161,40 @@ class OutboxItem:
 
 def _items(connection: Connection, ids: Sequence[int]) -> list[OutboxItem]:
     rows = connection.execute(
-        select(_draft.c.id, _draft.c.case_id, _draft.c.status, _draft.c.text, _draft.c.text_hash,
-               _draft.c.approved_at, _draft.c.attempts, _mention.c.platform, _mention.c.brand, _mention.c.platform_id,
-               _mention.c.canonical_id, _mention.c.conversation_id, _author.c.handle, _mention.c.raw)
-        .join(_mention, _mention.c.id == _draft.c.mention_id)
-        .join(_author, _author.c.id == _mention.c.author_id)
-        .where(_draft.c.id.in_(list(ids)))
-        .order_by(_draft.c.id)
+        select(DRAFT.c.id, DRAFT.c.case_id, DRAFT.c.status, DRAFT.c.text, DRAFT.c.text_hash,
+               DRAFT.c.approved_at, DRAFT.c.attempts, MENTION.c.platform, MENTION.c.brand, MENTION.c.platform_id,
+               MENTION.c.canonical_id, MENTION.c.conversation_id, AUTHOR.c.handle, MENTION.c.raw)
+        .join(MENTION, MENTION.c.id == DRAFT.c.mention_id)
+        .join(AUTHOR, AUTHOR.c.id == MENTION.c.author_id)
+        .where(DRAFT.c.id.in_(list(ids)))
+        .order_by(DRAFT.c.id)
     )
     return [OutboxItem(*row) for row in rows]  # type: ignore[call-arg]
 
 
 def _claim(engine: Engine, *, where: Any, owner: str, now: datetime, lease: timedelta, limit: int,
            platforms: Sequence[str] | None) -> list[OutboxItem]:
-    with engine.begin() as connection:
-        query = select(_draft.c.id).where(where).order_by(_draft.c.approved_at, _draft.c.id).limit(limit)
+    with writing(engine) as connection:
+        query = select(DRAFT.c.id).where(where).order_by(DRAFT.c.approved_at, DRAFT.c.id).limit(limit)
         if platforms is not None:
-            query = query.where(_draft.c.mention_id.in_(select(_mention.c.id).where(_mention.c.platform.in_(platforms))))
+            query = query.where(DRAFT.c.mention_id.in_(select(MENTION.c.id).where(MENTION.c.platform.in_(platforms))))
         if connection.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         ids = [row.id for row in connection.execute(query)]
         if not ids:
             return []
-        connection.execute(update(_draft).where(_draft.c.id.in_(ids)).values(lease_owner=owner, lease_until=now + lease))
+        connection.execute(update(DRAFT).where(DRAFT.c.id.in_(ids)).values(lease_owner=owner, lease_until=now + lease))
         return _items(connection, ids)
 
 
 def _unleased(now: datetime) -> Any:
-    return or_(_draft.c.lease_until.is_(None), _draft.c.lease_until < now)
+    return or_(DRAFT.c.lease_until.is_(None), DRAFT.c.lease_until < now)
 
 
 def claim_approved(engine: Engine, *, owner: str, now: datetime, lease: timedelta, limit: int,
                    platforms: Sequence[str] | None = None) -> list[OutboxItem]:
     """Approved replies to send, leased to ``owner`` (SKIP LOCKED on PostgreSQL)."""
-    return _claim(engine, where=and_(_draft.c.status == "approved", _unleased(now)), owner=owner, now=now,
+    return _claim(engine, where=and_(DRAFT.c.status == "approved", _unleased(now)), owner=owner, now=now,
                   lease=lease, limit=limit, platforms=platforms)
 
 
@@ -176,53 +205,46 @@ def claim_for_reconciliation(engine: Engine, *, owner: str, now: datetime, lease
     lease ran out, or it is ``owner`` itself starting again after a crash). Either must have settled for
     ``settle`` since the send began: a request a dead process sent may still be landing, and a platform's own
     timeline can lag a moment behind a post it accepted."""
-    settled = _draft.c.updated_at <= now - settle
-    stranded = and_(_draft.c.status == "sending", settled, or_(_unleased(now), _draft.c.lease_owner == owner))
-    unknown = and_(_draft.c.status == "unknown", settled, or_(_unleased(now), _draft.c.lease_owner == owner))
+    settled = DRAFT.c.updated_at <= now - settle
+    stranded = and_(DRAFT.c.status == "sending", settled, or_(_unleased(now), DRAFT.c.lease_owner == owner))
+    unknown = and_(DRAFT.c.status == "unknown", settled, or_(_unleased(now), DRAFT.c.lease_owner == owner))
     return _claim(engine, where=or_(stranded, unknown), owner=owner, now=now, lease=lease, limit=limit,
                   platforms=platforms)
 
 
 def mark_sending(engine: Engine, *, draft_id: int, owner: str, now: datetime, lease: timedelta) -> bool:
     """approved → sending, committed before the platform is called. False when another daemon has it."""
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         changed = connection.execute(
-            update(_draft).where(_draft.c.id == draft_id, _draft.c.status == "approved", _draft.c.lease_owner == owner)
-            .values(status="sending", attempts=_draft.c.attempts + 1, lease_until=now + lease, updated_at=now)
+            update(DRAFT).where(DRAFT.c.id == draft_id, DRAFT.c.status == "approved", DRAFT.c.lease_owner == owner)
+            .values(status="sending", attempts=DRAFT.c.attempts + 1, lease_until=now + lease, updated_at=now)
         )
         return changed.rowcount == 1
 
 
 def record_reply_sent(engine: Engine, *, draft_id: int, platform_reply_id: str, now: datetime,
-                      actor: str = "outbox", cause: str = "reply_sent") -> bool:
-    """sending|unknown → sent, and the case is responded (first response time set once)."""
-    with engine.begin() as connection:
+                      found_on_platform: bool = False) -> bool:
+    """sending|unknown → sent; in the same transaction the case takes the ``ReplySent`` move through the door
+    (open or reopened → responded, the first response time set once). False when it was recorded already."""
+    with writing(engine) as connection:
         row = _draft_row(connection, draft_id)
         changed = connection.execute(
-            update(_draft).where(_draft.c.id == draft_id, _draft.c.status.in_(("sending", "unknown")))
+            update(DRAFT).where(DRAFT.c.id == draft_id, DRAFT.c.status.in_(("sending", "unknown")))
             .values(status="sent", platform_reply_id=platform_reply_id, sent_at=now, lease_owner=None,
                     lease_until=None, last_error=None, updated_at=now)
         )
         if changed.rowcount != 1:
             return False
-        case = connection.execute(select(_case.c.state, _case.c.first_response_at).where(_case.c.id == row.case_id)).one()
-        values: dict[str, Any] = {"updated_at": now}
-        if case.first_response_at is None:
-            values["first_response_at"] = now
-        if case.state in ("open", "reopened"):
-            values["state"] = "responded"
-            connection.execute(_event.insert().values(case_id=row.case_id, at=now, from_state=case.state,
-                                                      to_state="responded", cause=cause, actor=actor))
-        connection.execute(update(_case).where(_case.c.id == row.case_id).values(**values))
-        audit(connection, actor=row.approved_by or actor, action="send", now=now, case_id=row.case_id,
+        apply_move_in(connection, case_id=row.case_id, move=ReplySent(now, found_on_platform), now=now)
+        audit(connection, actor=row.approved_by or "outbox", action="send", now=now, case_id=row.case_id,
               draft_id=draft_id, text=row.text, detail=f"platform id {platform_reply_id}")
         return True
 
 
 def record_reply_unknown(engine: Engine, *, draft_id: int, error: str, now: datetime) -> None:
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         connection.execute(
-            update(_draft).where(_draft.c.id == draft_id, _draft.c.status == "sending")
+            update(DRAFT).where(DRAFT.c.id == draft_id, DRAFT.c.status == "sending")
             .values(status="unknown", last_error=error, updated_at=now)
         )
 
@@ -231,22 +253,22 @@ def record_reply_failed(engine: Engine, *, draft_id: int, error: str, permanent:
                         retry_at: datetime | None = None) -> None:
     """A refusal the platform answered before acting. Permanent → failed (a human decides); transient →
     approved again, leased until ``retry_at`` so it is not retried before then."""
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         values: dict[str, Any] = {"last_error": error, "updated_at": now}
         if permanent:
             values.update(status="failed", lease_owner=None, lease_until=None)
         else:
             values.update(status="approved", lease_until=retry_at or now)
         connection.execute(
-            update(_draft).where(_draft.c.id == draft_id, _draft.c.status.in_(("sending", "unknown"))).values(**values)
+            update(DRAFT).where(DRAFT.c.id == draft_id, DRAFT.c.status.in_(("sending", "unknown"))).values(**values)
         )
 
 
 def requeue_unsent(engine: Engine, *, draft_id: int, now: datetime) -> None:
     """Reconciliation found no reply on the platform: the draft may be sent again."""
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         connection.execute(
-            update(_draft).where(_draft.c.id == draft_id, _draft.c.status.in_(("sending", "unknown")))
+            update(DRAFT).where(DRAFT.c.id == draft_id, DRAFT.c.status.in_(("sending", "unknown")))
             .values(status="approved", lease_owner=None, lease_until=None, updated_at=now)
         )
 
@@ -254,27 +276,108 @@ def requeue_unsent(engine: Engine, *, draft_id: int, now: datetime) -> None:
 def release_drafts(engine: Engine, *, owner: str) -> int:
     """Give back leases on approved drafts (a clean shutdown). Rows in ``sending`` keep theirs: they must
     be reconciled, not resent."""
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         return connection.execute(
-            update(_draft).where(_draft.c.lease_owner == owner, _draft.c.status == "approved")
+            update(DRAFT).where(DRAFT.c.lease_owner == owner, DRAFT.c.status == "approved")
             .values(lease_owner=None, lease_until=None)
         ).rowcount or 0
-
-
-def drafts_by_status(engine: Engine) -> dict[str, int]:
-    from sqlalchemy import func
-
-    with reading(engine) as connection:
-        return {row.status: row.n for row in connection.execute(
-            select(_draft.c.status, func.count().label("n")).group_by(_draft.c.status))}
 
 
 def draft_for_case(engine: Engine, *, case_id: int) -> int | None:
     """The case's current reply draft (the newest not yet sent or rejected)."""
     with reading(engine) as connection:
         row = connection.execute(
-            select(_draft.c.id).where(_draft.c.case_id == case_id, _draft.c.kind == "reply",
-                                      _draft.c.status.in_(("draft", "approved", "failed")))
-            .order_by(_draft.c.id.desc()).limit(1)
+            select(DRAFT.c.id).where(DRAFT.c.case_id == case_id, DRAFT.c.kind == "reply",
+                                     DRAFT.c.status.in_(EDITABLE))
+            .order_by(DRAFT.c.id.desc()).limit(1)
         ).first()
         return row.id if row else None
+
+
+def case_drafts(engine: Engine, *, case_id: int, kind: str) -> list[tuple[int, str]]:
+    """(draft id, status) of a case's drafts of ``kind``, oldest first."""
+    with reading(engine) as connection:
+        return [(r.id, r.status) for r in connection.execute(
+            select(DRAFT.c.id, DRAFT.c.status).where(DRAFT.c.case_id == case_id, DRAFT.c.kind == kind)
+            .order_by(DRAFT.c.id))]
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingReply:
+    """An approved or held reply, with what decides whether the outbox can send it."""
+
+    draft_id: int
+    case_id: int
+    status: str
+    brand: str
+    platform: str
+    reply_eligible: bool | None
+    eligibility_reason: str | None
+    post_deleted: bool
+    last_error: str | None
+
+
+def waiting_replies(engine: Engine, *, now: datetime, limit: int = 500) -> list[WaitingReply]:
+    """Held replies, and approved ones no sender holds a lease on, oldest approval first."""
+    with reading(engine) as connection:
+        rows = connection.execute(
+            select(DRAFT.c.id, DRAFT.c.case_id, DRAFT.c.status, MENTION.c.brand, MENTION.c.platform,
+                   MENTION.c.reply_eligible, MENTION.c.eligibility_reason, MENTION.c.deleted_at.is_not(None),
+                   DRAFT.c.last_error)
+            .join(MENTION, MENTION.c.id == DRAFT.c.mention_id)
+            .where(DRAFT.c.status.in_(("approved", "held")), or_(DRAFT.c.status == "held", _unleased(now)))
+            .order_by(DRAFT.c.approved_at, DRAFT.c.id)
+            .limit(limit)
+        )
+        return [WaitingReply(*row) for row in rows]
+
+
+def hold_reply(engine: Engine, *, draft_id: int, reason: str, now: datetime) -> bool:
+    """approved → held with ``reason`` (in ``last_error``), or a held reply's reason updated; audited as the
+    outbox's act. False when the draft is in neither state or already held for that reason."""
+    with writing(engine) as connection:
+        row = _draft_row(connection, draft_id)
+        changed = connection.execute(
+            update(DRAFT).where(DRAFT.c.id == draft_id, _unleased(now), or_(
+                DRAFT.c.status == "approved", and_(DRAFT.c.status == "held", or_(DRAFT.c.last_error.is_(None), DRAFT.c.last_error != reason))))
+            .values(status="held", last_error=reason, lease_owner=None, lease_until=None, updated_at=now)
+        ).rowcount == 1
+        if changed:
+            audit(connection, actor="outbox", action="hold", now=now, case_id=row.case_id, draft_id=draft_id,
+                  detail=reason)
+        return changed
+
+
+def release_held(engine: Engine, *, draft_id: int, now: datetime) -> bool:
+    """held → approved (its reason no longer applies: a poster appeared); the approval and its hash stand."""
+    with writing(engine) as connection:
+        row = _draft_row(connection, draft_id)
+        changed = connection.execute(
+            update(DRAFT).where(DRAFT.c.id == draft_id, DRAFT.c.status == "held")
+            .values(status="approved", last_error=None, updated_at=now)
+        ).rowcount == 1
+        if changed:
+            audit(connection, actor="outbox", action="release", now=now, case_id=row.case_id, draft_id=draft_id)
+        return changed
+
+
+@dataclass(frozen=True, slots=True)
+class HeldReply:
+    draft_id: int
+    case_id: int
+    kind: str
+    platform: str
+    brand: str
+    reason: str
+    approved_by: str | None
+
+
+def held_replies(engine: Engine, *, limit: int | None = None) -> list[HeldReply]:
+    """Every held reply with its reason, oldest approval first: what `closeloop post` and the digest report."""
+    query = (select(DRAFT.c.id, DRAFT.c.case_id, DRAFT.c.kind, MENTION.c.platform, MENTION.c.brand,
+                    DRAFT.c.last_error, DRAFT.c.approved_by)
+             .join(MENTION, MENTION.c.id == DRAFT.c.mention_id)
+             .where(DRAFT.c.status == "held").order_by(DRAFT.c.approved_at, DRAFT.c.id))
+    with reading(engine) as connection:
+        return [HeldReply(r[0], r[1], r[2], r[3], r[4], r[5] or "held", r[6])
+                for r in connection.execute(query if limit is None else query.limit(limit))]

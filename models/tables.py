@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from models.types import JSONText, UTCDateTime, utcnow
@@ -69,6 +69,9 @@ class Mention(SQLModel, table=True):
         UniqueConstraint("platform", "canonical_id", name="uq_mention_platform_canonical_id"),
         Index("ix_mention_untriaged", "triaged_at", "id"),
         Index("ix_mention_author_created", "author_id", "created_at"),
+        # Partial: only quarantined rows are in it, so no planner uses it for the "not quarantined" side.
+        Index("ix_mention_quarantined", "quarantined_at", sqlite_where=text("quarantined_at IS NOT NULL"),
+              postgresql_where=text("quarantined_at IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -96,6 +99,11 @@ class Mention(SQLModel, table=True):
     triaged_at: datetime | None = _when()
     is_complaint: bool | None = None
     case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    # A mention that failed in scoring, triage or drafting: set aside with the stage and the error, never
+    # taken into a batch again (see models.quarantine).
+    quarantined_at: datetime | None = _when()
+    quarantine_stage: str | None = Field(default=None, max_length=20)
+    quarantine_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class Sentiment(SQLModel, table=True):
@@ -111,7 +119,11 @@ class Sentiment(SQLModel, table=True):
 
 
 class Case(SQLModel, table=True):
-    """One customer's complaint thread, tracked from open until the customer confirms it resolved."""
+    """One customer's complaint thread, tracked from open until the customer confirms it resolved.
+
+    Its ``state`` and its CaseEvent rows are written only by ``models.cases`` (the door), by applying the
+    pure state machine of ``models.case_states``.
+    """
 
     __tablename__ = "case"
     __table_args__ = (Index("ix_case_state_deadline", "state", "deadline_at"),)
@@ -288,7 +300,24 @@ class RequestBudget(SQLModel, table=True):
     limit: int
 
 
-CASE_STATES = ("open", "responded", "resolved", "unresolved", "reopened")
 DRAFT_KINDS = ("reply", "csat")
 ROLES = ("viewer", "agent", "approver", "admin")
-DRAFT_STATUSES = ("draft", "approved", "sending", "sent", "unknown", "failed", "rejected")
+DRAFT_STATUSES = ("draft", "approved", "held", "sending", "sent", "unknown", "failed", "rejected")
+"""``held``: approved, but the outbox cannot send it (no poster or credentials for its platform, or the post
+takes no API reply); the reason is in ``last_error``, and it goes back to ``approved`` once it can be sent."""
+
+# The tables as SQLAlchemy Core handles, for the storage modules' queries (one name per table, said once).
+SOURCE = SQLModel.metadata.tables["source"]
+AUTHOR = SQLModel.metadata.tables["author"]
+MENTION = SQLModel.metadata.tables["mention"]
+SENTIMENT = SQLModel.metadata.tables["sentiment"]
+CASE = SQLModel.metadata.tables["case"]
+CASE_EVENT = SQLModel.metadata.tables["case_event"]
+DRAFT = SQLModel.metadata.tables["draft"]
+AUDIT = SQLModel.metadata.tables["audit_log"]
+USER = SQLModel.metadata.tables["user_account"]
+WEB_SESSION = SQLModel.metadata.tables["web_session"]
+LOGIN_ATTEMPT = SQLModel.metadata.tables["login_attempt"]
+NOTIFICATION = SQLModel.metadata.tables["notification"]
+DIGEST_DELIVERY = SQLModel.metadata.tables["digest_delivery"]
+REQUEST_BUDGET = SQLModel.metadata.tables["request_budget"]

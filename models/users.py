@@ -13,13 +13,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from models.db import reading
-from models.outbox import audit
-from models.tables import ROLES, LoginAttempt, User, WebSession
-
-_user = User.__table__  # type: ignore[attr-defined]
-_session = WebSession.__table__  # type: ignore[attr-defined]
-_attempt = LoginAttempt.__table__  # type: ignore[attr-defined]
+from models.audit import audit
+from models.db import reading, writing
+from models.tables import LOGIN_ATTEMPT, ROLES, USER, WEB_SESSION
 
 
 class UserError(Exception):
@@ -67,10 +63,10 @@ def create_user(engine: Engine, *, name: str, password_hash: str, role: str, now
     if not name.strip() or name != name.strip():
         raise UserError("a user name must be non-blank, without leading or trailing spaces")
     try:
-        with engine.begin() as connection:
+        with writing(engine) as connection:
             user_id = connection.execute(
-                _user.insert().values(name=name, password_hash=password_hash, role=role, disabled=False,
-                                      created_at=now).returning(_user.c.id)
+                USER.insert().values(name=name, password_hash=password_hash, role=role, disabled=False,
+                                      created_at=now).returning(USER.c.id)
             ).scalar_one()
             audit(connection, actor=actor, action="user_create", now=now, detail=f"{name} as {role}",
                   address=address)
@@ -82,7 +78,7 @@ def create_user(engine: Engine, *, name: str, password_hash: str, role: str, now
 def list_users(engine: Engine) -> list[UserRow]:
     with reading(engine) as connection:
         rows = connection.execute(
-            select(_user.c.id, _user.c.name, _user.c.role, _user.c.disabled, _user.c.created_at).order_by(_user.c.name)
+            select(USER.c.id, USER.c.name, USER.c.role, USER.c.disabled, USER.c.created_at).order_by(USER.c.name)
         )
         return [UserRow(*row) for row in rows]
 
@@ -90,27 +86,27 @@ def list_users(engine: Engine) -> list[UserRow]:
 def credentials_for(engine: Engine, *, name: str) -> Credentials | None:
     with reading(engine) as connection:
         row = connection.execute(
-            select(_user.c.id, _user.c.name, _user.c.role, _user.c.disabled, _user.c.password_hash)
-            .where(_user.c.name == name)
+            select(USER.c.id, USER.c.name, USER.c.role, USER.c.disabled, USER.c.password_hash)
+            .where(USER.c.name == name)
         ).first()
         return Credentials(*row) if row else None
 
 
 def update_password_hash(engine: Engine, *, user_id: int, password_hash: str) -> None:
     """Store a re-hash (argon2 parameters changed); not audited, the password is the same."""
-    with engine.begin() as connection:
-        connection.execute(update(_user).where(_user.c.id == user_id).values(password_hash=password_hash))
+    with writing(engine) as connection:
+        connection.execute(update(USER).where(USER.c.id == user_id).values(password_hash=password_hash))
 
 
 def change_role(engine: Engine, *, name: str, role: str, actor: str, now: datetime, address: str | None = None) -> None:
     """Set a user's role, audited with the old and new role. Their sessions end (they log in again)."""
     _check_role(role)
-    with engine.begin() as connection:
-        row = connection.execute(select(_user.c.id, _user.c.role).where(_user.c.name == name)).first()
+    with writing(engine) as connection:
+        row = connection.execute(select(USER.c.id, USER.c.role).where(USER.c.name == name)).first()
         if row is None:
             raise UserError(f"no user called {name!r}")
-        connection.execute(update(_user).where(_user.c.id == row.id).values(role=role))
-        connection.execute(delete(_session).where(_session.c.user_id == row.id))
+        connection.execute(update(USER).where(USER.c.id == row.id).values(role=role))
+        connection.execute(delete(WEB_SESSION).where(WEB_SESSION.c.user_id == row.id))
         audit(connection, actor=actor, action="role_change", now=now, detail=f"{name}: {row.role} → {role}",
               address=address)
 
@@ -118,13 +114,13 @@ def change_role(engine: Engine, *, name: str, role: str, actor: str, now: dateti
 def set_disabled(engine: Engine, *, name: str, disabled: bool, actor: str, now: datetime,
                  address: str | None = None) -> None:
     """Disable (ending every session) or enable an account, audited."""
-    with engine.begin() as connection:
-        row = connection.execute(select(_user.c.id).where(_user.c.name == name)).first()
+    with writing(engine) as connection:
+        row = connection.execute(select(USER.c.id).where(USER.c.name == name)).first()
         if row is None:
             raise UserError(f"no user called {name!r}")
-        connection.execute(update(_user).where(_user.c.id == row.id).values(disabled=disabled))
+        connection.execute(update(USER).where(USER.c.id == row.id).values(disabled=disabled))
         if disabled:
-            connection.execute(delete(_session).where(_session.c.user_id == row.id))
+            connection.execute(delete(WEB_SESSION).where(WEB_SESSION.c.user_id == row.id))
         audit(connection, actor=actor, action="user_disable" if disabled else "user_enable", now=now, detail=name,
               address=address)
 
@@ -133,29 +129,29 @@ def failed_logins_since(engine: Engine, *, name: str, address: str | None, since
     """Failed login attempts since ``since``: (for this name, from this address)."""
     with reading(engine) as connection:
         by_name = connection.execute(
-            select(func.count()).select_from(_attempt)
-            .where(_attempt.c.name == name, _attempt.c.ok.is_(False), _attempt.c.at >= since)
+            select(func.count()).select_from(LOGIN_ATTEMPT)
+            .where(LOGIN_ATTEMPT.c.name == name, LOGIN_ATTEMPT.c.ok.is_(False), LOGIN_ATTEMPT.c.at >= since)
         ).scalar_one()
         by_address = 0
         if address is not None:
             by_address = connection.execute(
-                select(func.count()).select_from(_attempt)
-                .where(_attempt.c.address == address, _attempt.c.ok.is_(False), _attempt.c.at >= since)
+                select(func.count()).select_from(LOGIN_ATTEMPT)
+                .where(LOGIN_ATTEMPT.c.address == address, LOGIN_ATTEMPT.c.ok.is_(False), LOGIN_ATTEMPT.c.at >= since)
             ).scalar_one()
         return int(by_name), int(by_address)
 
 
 def record_login_attempt(engine: Engine, *, name: str, address: str | None, ok: bool, now: datetime) -> None:
     """Every try is kept for throttling, and audited (``login`` or ``login_failed``)."""
-    with engine.begin() as connection:
-        connection.execute(_attempt.insert().values(name=name[:100], address=address, at=now, ok=ok))
+    with writing(engine) as connection:
+        connection.execute(LOGIN_ATTEMPT.insert().values(name=name[:100], address=address, at=now, ok=ok))
         audit(connection, actor=name[:200], action="login" if ok else "login_failed", now=now, address=address)
 
 
 def create_session(engine: Engine, *, token_hash: str, user_id: int, csrf_token: str, now: datetime,
                    expires_at: datetime, address: str | None) -> None:
-    with engine.begin() as connection:
-        connection.execute(_session.insert().values(token_hash=token_hash, user_id=user_id, csrf_token=csrf_token,
+    with writing(engine) as connection:
+        connection.execute(WEB_SESSION.insert().values(token_hash=token_hash, user_id=user_id, csrf_token=csrf_token,
                                                     created_at=now, expires_at=expires_at, address=address))
 
 
@@ -163,18 +159,18 @@ def session_user(engine: Engine, *, token_hash: str, now: datetime) -> SessionUs
     """The user of an unexpired session whose account is enabled; None otherwise."""
     with reading(engine) as connection:
         row = connection.execute(
-            select(_user.c.id, _user.c.name, _user.c.role, _session.c.csrf_token, _session.c.expires_at)
-            .join(_user, _user.c.id == _session.c.user_id)
-            .where(_session.c.token_hash == token_hash, _session.c.expires_at > now, _user.c.disabled.is_(False))
+            select(USER.c.id, USER.c.name, USER.c.role, WEB_SESSION.c.csrf_token, WEB_SESSION.c.expires_at)
+            .join(USER, USER.c.id == WEB_SESSION.c.user_id)
+            .where(WEB_SESSION.c.token_hash == token_hash, WEB_SESSION.c.expires_at > now, USER.c.disabled.is_(False))
         ).first()
         return SessionUser(*row) if row else None
 
 
 def delete_session(engine: Engine, *, token_hash: str) -> None:
-    with engine.begin() as connection:
-        connection.execute(delete(_session).where(_session.c.token_hash == token_hash))
+    with writing(engine) as connection:
+        connection.execute(delete(WEB_SESSION).where(WEB_SESSION.c.token_hash == token_hash))
 
 
 def delete_expired_sessions(engine: Engine, *, now: datetime) -> int:
-    with engine.begin() as connection:
-        return connection.execute(delete(_session).where(_session.c.expires_at <= now)).rowcount or 0
+    with writing(engine) as connection:
+        return connection.execute(delete(WEB_SESSION).where(WEB_SESSION.c.expires_at <= now)).rowcount or 0

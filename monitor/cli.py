@@ -300,11 +300,14 @@ def cmd_approve(args: argparse.Namespace) -> int:
 
 
 def cmd_post(args: argparse.Namespace) -> int:
+    """Send what can be sent; exit 1 with one line per held reply (and its reason) when any cannot be."""
     from monitor.daemon import Daemon
+    from responders.outbox import report_held
 
     settings = _settings(args)
     daemon = Daemon(settings, _engine(settings), roles=("post",))
-    return _run_once(daemon)
+    status = _run_once(daemon)
+    return status or (1 if report_held(daemon.engine, sys.stderr) else 0)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from sqlalchemy.engine import Engine
 
 from models.health import active_sources, database_reachable, drafts_by_status, queue_state
+from models.quarantine import quarantine_counts
 from models.types import utcnow
 from monitor.config import Settings
 from monitor.instruments import METRICS, Family, Metrics, Sample, exposition
@@ -97,6 +98,9 @@ class Health:
             Family("closeloop_drafts", "gauge", "Drafts per outbox state.",
                    [Sample("closeloop_drafts", {"status": s}, n) for s, n in sorted(drafts.items())]),
             gauge("closeloop_sources_stuck", "Active sources overdue by more than 3x their interval.", len(stuck)),
+            Family("closeloop_mentions_quarantined", "gauge", "Mentions set aside by a failing pipeline stage.",
+                   [Sample("closeloop_mentions_quarantined", {"stage": stage}, n)
+                    for stage, n in sorted(quarantine_counts(self.engine).items())]),
         ]
 
     def metrics_text(self) -> str:

@@ -2,28 +2,32 @@
 
 Each stage works off what is pending in the database, in batches, and says how much it did, so the same
 functions serve `closeloop ingest` (run every stage until nothing is left) and the daemon's jobs.
+
+One poisoned post stops only itself: when a batch fails, ``isolate`` splits it until the failing mentions
+stand alone, and those are quarantined with their stage and error (``models.quarantine``) and never handed
+out again, while the rest of the batch goes on. A database that cannot be reached is no poisoned post: such
+errors (``INFRASTRUCTURE_ERRORS``) stop the step as before, and the next tick tries again.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from models.cases import (
-    ScoreRecord,
-    cases_to_draft,
-    mentions_to_score,
-    mentions_to_triage,
-    record_draft,
-    record_sentiments,
-    record_triage,
-)
+from models.case_queries import ToDraft, cases_to_draft
 from models.mentions import store_batch
+from models.outbox import record_draft
+from models.quarantine import quarantine_mention
+from models.sentiments import ScoreRecord, ToScore, mentions_to_score, record_sentiments
+from models.triage import ToTriage, mentions_to_triage, record_triage
 from models.types import utcnow
 from monitor.config import Agent, Settings
 from monitor.scoring import Scorer
@@ -51,6 +55,72 @@ class IngestReport:
     complaints: int = 0
     cases_opened: int = 0
     drafts: int = 0
+    quarantined: int = 0
+
+
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError, InterfaceError, DisconnectionError, PoolTimeout, MemoryError)
+"""Failures of the machine or the database (unreachable, locked, out of memory), not of a post: they are
+raised, never quarantined."""
+ERROR_TEXT = 500
+T = TypeVar("T")
+
+
+def describe(exc: BaseException) -> str:
+    """An error as one line for the quarantine: its type and the first line of its message (a database error's
+    later lines repeat the statement and its parameters, which may hold the post's text)."""
+    lines = str(exc).splitlines()
+    return f"{type(exc).__name__}: {lines[0][:ERROR_TEXT] if lines else ''}".rstrip(": ")
+
+
+def isolate(items: Sequence[T], attempt: Callable[[Sequence[T]], None]) -> list[tuple[T, Exception]]:
+    """Run ``attempt`` on ``items``; when it fails, on each half, until the failing items stand alone.
+
+    Returns the items that failed alone, with their errors (an attempt that succeeded is done and not repeated).
+    INFRASTRUCTURE_ERRORS are raised at once. When every item of a batch of several fails alone, the fault is
+    the stage's (a scorer whose model cannot run), not the posts': the first error is raised and nothing is
+    returned for quarantine.
+    """
+    failed: list[tuple[T, Exception]] = []
+
+    def run(group: Sequence[T]) -> None:
+        try:
+            attempt(group)
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception as exc:
+            if len(group) == 1:
+                failed.append((group[0], exc))
+                return
+            middle = len(group) // 2
+            run(group[:middle])
+            run(group[middle:])
+
+    run(items)
+    if len(items) > 1 and len(failed) == len(items):
+        raise failed[0][1]
+    return failed
+
+
+def isolate_each(items: Sequence[T], attempt: Callable[[T], None]) -> list[tuple[T, Exception]]:
+    """``attempt`` each item on its own (for steps that commit item by item: triage, drafting); the items that
+    failed, with their errors. INFRASTRUCTURE_ERRORS are raised at once."""
+    failed: list[tuple[T, Exception]] = []
+    for item in items:
+        try:
+            attempt(item)
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception as exc:
+            failed.append((item, exc))
+    return failed
+
+
+def _quarantine(engine: Engine, stage: str, failures: Sequence[tuple[int, Exception]]) -> int:
+    for mention_id, exc in failures:
+        quarantine_mention(engine, mention_id=mention_id, stage=stage, error=describe(exc))
+        log.warning("mention_quarantined mention=%d stage=%s error=%r", mention_id, stage, describe(exc))
+    return len(failures)
 
 
 def fetch_and_store(
@@ -86,22 +156,31 @@ def fetch_and_store(
             return report
 
 
-def score_pending(engine: Engine, scorer: Scorer, *, limit: int = SCORE_BATCH) -> Counter[str]:
-    """Score one batch of unscored mentions; returns how many each model scored (empty when none waited)."""
-    pending = mentions_to_score(engine, limit=limit)
-    if not pending:
-        return Counter()
-    texts = [p.text for p in pending]
-    languages = detect_languages(texts, [p.lang_hint for p in pending])
-    sentiments = scorer.score(texts, languages)
-    record_sentiments(
-        engine,
-        scores=[
-            ScoreRecord(p.mention_id, lang, s.label, s.score, s.model)
-            for p, lang, s in zip(pending, languages, sentiments, strict=True)
-        ],
-    )
-    return Counter(s.model for s in sentiments)
+def score_pending(engine: Engine, scorer: Scorer, *, limit: int = SCORE_BATCH,
+                  report: IngestReport | None = None) -> Counter[str]:
+    """Score one batch of unscored mentions; returns how many each model scored (empty when none waited).
+
+    A mention that cannot be scored or stored is quarantined (``score``) and the batch goes on; a batch that
+    was all quarantined is followed by the next, so an empty result always means nothing is left.
+    """
+    scored: Counter[str] = Counter()
+
+    def attempt(group: Sequence[ToScore]) -> None:
+        texts = [p.text for p in group]
+        languages = detect_languages(texts, [p.lang_hint for p in group])
+        sentiments = scorer.score(texts, languages)
+        record_sentiments(engine, scores=[ScoreRecord(p.mention_id, lang, s.label, s.score, s.model)
+                                          for p, lang, s in zip(group, languages, sentiments, strict=True)])
+        scored.update(s.model for s in sentiments)
+
+    while pending := mentions_to_score(engine, limit=limit):
+        failures = isolate(pending, attempt)
+        quarantined = _quarantine(engine, "score", [(p.mention_id, exc) for p, exc in failures])
+        if report is not None:
+            report.quarantined += quarantined
+        if scored:
+            break
+    return scored
 
 
 def _brand_handles(settings: Settings, brand: str) -> set[str]:
@@ -109,30 +188,46 @@ def _brand_handles(settings: Settings, brand: str) -> set[str]:
     return {h.lower().lstrip("@") for h in (handles.x, handles.reddit, handles.mastodon, handles.bluesky) if h}
 
 
-def triage_pending(engine: Engine, settings: Settings, *, now: datetime | None = None, limit: int = TRIAGE_BATCH) -> tuple[int, int, int]:
-    """Triage one batch: returns (mentions triaged, complaints, cases opened)."""
+def _triage_one(engine: Engine, settings: Settings, item: ToTriage, *, now: datetime | None) -> tuple[bool, bool]:
+    """(complaint, case opened) for one mention, recorded."""
+    hits = severity_hits(item.text, item.language, settings.ranking.severity_words)
+    category = classify_complaint(item.text, item.language or settings.brand(item.brand).default_language)
+    cues = [*hits, category] if category != "general" else hits
+    complaint = is_complaint(
+        label=item.label,
+        score=item.score,
+        cues=cues,
+        negative_threshold=settings.scoring.negative_threshold,
+        from_brand=item.author_handle.lower() in _brand_handles(settings, item.brand),
+    )
+    _case_id, opened = record_triage(
+        engine, item=item, complaint=complaint, category=category,
+        deadline=item.created_at + timedelta(minutes=settings.app.response_target_minutes),
+        repeat_window=timedelta(days=settings.ranking.repeat_window_days), now=now,
+    )
+    return complaint, opened
+
+
+def triage_pending(engine: Engine, settings: Settings, *, now: datetime | None = None, limit: int = TRIAGE_BATCH,
+                   report: IngestReport | None = None) -> tuple[int, int, int]:
+    """Triage one batch: returns (mentions triaged or quarantined, complaints, cases opened).
+
+    Each mention is triaged in a transaction of its own; one that fails (a date no deadline can be computed
+    from, a brand gone from the config) is quarantined (``triage``) and the others go on.
+    """
     pending = mentions_to_triage(engine, limit=limit)
-    target = timedelta(minutes=settings.app.response_target_minutes)
-    window = timedelta(days=settings.ranking.repeat_window_days)
     complaints = opened = 0
-    for item in pending:
-        hits = severity_hits(item.text, item.language, settings.ranking.severity_words)
-        category = classify_complaint(item.text, item.language or settings.brand(item.brand).default_language)
-        cues = [*hits, category] if category != "general" else hits
-        complaint = is_complaint(
-            label=item.label,
-            score=item.score,
-            cues=cues,
-            negative_threshold=settings.scoring.negative_threshold,
-            from_brand=item.author_handle.lower() in _brand_handles(settings, item.brand),
-        )
-        _case_id, was_opened = record_triage(
-            engine, item=item, complaint=complaint, category=category,
-            deadline=item.created_at + target, repeat_window=window, now=now,
-        )
-        if complaint:
-            complaints += 1
+
+    def attempt(item: ToTriage) -> None:
+        nonlocal complaints, opened
+        complaint, was_opened = _triage_one(engine, settings, item, now=now)
+        complaints += complaint
         opened += was_opened
+
+    failures = isolate_each(pending, attempt)
+    quarantined = _quarantine(engine, "triage", [(item.mention_id, exc) for item, exc in failures])
+    if report is not None:
+        report.quarantined += quarantined
     return len(pending), complaints, opened
 
 
@@ -142,30 +237,49 @@ def choose_agent(settings: Settings, language: str | None, case_id: int) -> Agen
     return speakers[case_id % len(speakers)]
 
 
-def draft_pending(engine: Engine, settings: Settings, *, limit: int = DRAFT_BATCH) -> int:
-    """Draft replies for one batch of cases without one; returns how many were drafted."""
+def _draft_one(engine: Engine, settings: Settings, item: ToDraft) -> bool:
+    brand = settings.brand(item.brand)
+    agent = choose_agent(settings, item.language or brand.default_language, item.case_id)
+    result = draft_reply(
+        DraftRequest(
+            platform=item.platform,
+            post_text=item.text,
+            language=item.language,
+            author_handle=item.author_handle,
+            author_name=item.author_name,
+            brand_name=brand.name,
+            agent_name=agent.name,
+            agent_signature=agent.signature,
+            default_language=brand.default_language,
+        )
+    )
+    return record_draft(
+        engine, case_id=item.case_id, mention_id=item.mention_id, language=result.language,
+        category=result.category, text=result.text, quote=result.quote, agent=agent.name,
+        style_issues=[{"code": i.code, "message": i.message} for i in result.style_issues],
+    )
+
+
+def draft_pending(engine: Engine, settings: Settings, *, limit: int = DRAFT_BATCH,
+                  report: IngestReport | None = None) -> int:
+    """Draft replies for one batch of cases without one; returns how many were drafted (0: nothing is left).
+
+    A case whose drafting fails has its root mention quarantined (``draft``): the case stays in the queue
+    without a draft, for a person to answer, and the other cases are drafted.
+    """
     drafted = 0
-    for item in cases_to_draft(engine, limit=limit):
-        brand = settings.brand(item.brand)
-        agent = choose_agent(settings, item.language or brand.default_language, item.case_id)
-        result = draft_reply(
-            DraftRequest(
-                platform=item.platform,
-                post_text=item.text,
-                language=item.language,
-                author_handle=item.author_handle,
-                author_name=item.author_name,
-                brand_name=brand.name,
-                agent_name=agent.name,
-                agent_signature=agent.signature,
-                default_language=brand.default_language,
-            )
-        )
-        drafted += record_draft(
-            engine, case_id=item.case_id, mention_id=item.mention_id, language=result.language,
-            category=result.category, text=result.text, quote=result.quote, agent=agent.name,
-            style_issues=[{"code": i.code, "message": i.message} for i in result.style_issues],
-        )
+
+    def attempt(item: ToDraft) -> None:
+        nonlocal drafted
+        drafted += _draft_one(engine, settings, item)
+
+    while pending := cases_to_draft(engine, limit=limit):
+        failures = isolate_each(pending, attempt)
+        quarantined = _quarantine(engine, "draft", [(item.mention_id, exc) for item, exc in failures])
+        if report is not None:
+            report.quarantined += quarantined
+        if drafted or not quarantined:
+            break
     return drafted
 
 
@@ -173,18 +287,18 @@ def process_pending(engine: Engine, settings: Settings, scorer: Scorer, *, repor
                     now: datetime | None = None) -> IngestReport:
     """Run score, triage and draft until nothing is pending."""
     report = report or IngestReport()
-    while scored := score_pending(engine, scorer):
+    while scored := score_pending(engine, scorer, report=report):
         report.scored_by.update(scored)
     while True:
-        triaged, complaints, opened = triage_pending(engine, settings, now=now or utcnow())
+        triaged, complaints, opened = triage_pending(engine, settings, now=now or utcnow(), report=report)
         report.complaints += complaints
         report.cases_opened += opened
         if not triaged:
             break
-    while drafted := draft_pending(engine, settings):
+    while drafted := draft_pending(engine, settings, report=report):
         report.drafts += drafted
     log.info(
-        "pipeline_done scored=%d complaints=%d cases_opened=%d drafts=%d",
-        sum(report.scored_by.values()), report.complaints, report.cases_opened, report.drafts,
+        "pipeline_done scored=%d complaints=%d cases_opened=%d drafts=%d quarantined=%d",
+        sum(report.scored_by.values()), report.complaints, report.cases_opened, report.drafts, report.quarantined,
     )
     return report

@@ -23,10 +23,12 @@ The response clock starts at the post's ``created_at``, not when it was fetched.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from monitor.languages import normalise_language
+from monitor.phrases import find_phrases
 
 NEGATIVITY_MAX = 40.0
 UNSCORED_NEGATIVITY = 20.0
@@ -45,9 +47,6 @@ FOLLOWERS_SHOWN_FROM = 1000
 UNSCORED_REASON = "unscored — needs a human look"
 
 SENTIMENT_LABELS = frozenset({"negative", "neutral", "positive", "unscored"})
-# Languages whose words are not reliably separated by spaces (or take attached particles):
-# their severity words match as substrings rather than whole words.
-SUBSTRING_LANGUAGES = frozenset({"ko", "ja", "zh", "th"})
 ENGLISH = "en"
 
 
@@ -75,48 +74,27 @@ class Urgency:
     minutes_left: float
 
 
-def _language_key(language: str | None) -> str | None:
-    """``"en-US"`` -> ``"en"``; ``None`` and blanks stay ``None``."""
-    if language is None:
-        return None
-    primary = re.split(r"[-_]", language.strip(), maxsplit=1)[0].lower()
-    return primary or None
-
-
-def _word_matches(word: str, text: str, *, substring: bool) -> bool:
-    """Whether the casefolded ``word`` occurs in the casefolded ``text``.
-
-    A whole-word match unless ``substring``: no letter or digit may touch either end, so "refund"
-    matches "refund!" but not "refundable" or "refunded". Whitespace inside a phrase matches any run
-    of whitespace.
-    """
-    if substring:
-        return " ".join(word.split()) in " ".join(text.split())
-    body = r"\s+".join(re.escape(part) for part in word.split())
-    return re.search(rf"(?<!\w){body}(?!\w)", text) is not None
-
-
 def severity_hits(text: str, language: str | None, severity_words: Mapping[str, Sequence[str]]) -> list[str]:
     """The severity words found in ``text``, in config order, each once.
 
     Words of the post's language and English (people mix them) are checked; when the language is
-    unknown (``None``) every language's words are. Matching is case-insensitive and whole-word, multi-word
-    phrases allowed; for languages written without reliable word breaks (ko, ja, zh, th) a word matches
-    as a substring. Inflected forms are not inferred: list them in the config.
+    unknown (``None``) every language's words are. Matching is the shared phrase matcher's
+    (``monitor.phrases``): case-insensitive and whole-word, multi-word phrases allowed, substrings for
+    languages written without reliable word breaks (``monitor.languages.NO_WORD_BREAKS``). Inflected forms
+    are not inferred: list them in the config.
     """
-    post_language = _language_key(language)
-    folded = text.casefold()
+    post_language = normalise_language(language)
     hits: list[str] = []
     seen: set[str] = set()
     for config_language, words in severity_words.items():
-        key = _language_key(config_language)
+        key = normalise_language(config_language) or config_language
         if post_language is not None and key not in (post_language, ENGLISH):
             continue
         for word in words:
             needle = word.strip().casefold()
             if not needle or needle in seen:
                 continue
-            if _word_matches(needle, folded, substring=key in SUBSTRING_LANGUAGES):
+            if find_phrases(text, (word.strip(),), key):
                 seen.add(needle)
                 hits.append(word.strip())
     return hits

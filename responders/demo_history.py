@@ -12,13 +12,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from models.mentions import store_batch
-from models.outbox import approve_draft, claim_approved, mark_sending, record_reply_sent
-from models.resolution import CaseThread, case_drafts, case_history, case_state, case_threads
+from models.case_queries import case_state
+from models.mentions import ParsedAuthor, ParsedMention, store_batch
+from models.outbox import approve_draft, case_drafts, claim_approved, mark_sending, record_reply_sent
+from models.reports import CaseThread, case_history, case_threads
 from monitor.config import Settings
 from monitor.pipeline import process_pending
 from monitor.scoring import build_scorer
-from monitor.sources.base import ParsedAuthor, ParsedMention
 from responders.tracker import agent_resolve, sweep_stale, track_pending
 
 APPROVER = "demo-approver"

@@ -24,16 +24,9 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FunctionLoader, StrictUndefined
 from sqlalchemy.engine import Engine
 
-from models.resolution import (
-    CaseRecord,
-    MentionRecord,
-    case_records,
-    claim_digest_delivery,
-    digest_deliveries,
-    mark_digest_delivery,
-    mention_records,
-    open_case_records,
-)
+from models.notifications import claim_digest_delivery, digest_deliveries, mark_digest_delivery
+from models.outbox import held_replies
+from models.reports import CaseRecord, MentionRecord, case_records, mention_records, open_case_records
 from monitor.config import Settings
 from responders.mailer import InlineImage, Mailer, MailError, Outgoing, build_message
 from responders.metrics import (
@@ -103,6 +96,8 @@ class Digest:
     by_platform: dict[str, WeekMetrics]
     by_agent: dict[str, WeekMetrics]
     by_brand: dict[str, WeekMetrics] = field(default_factory=dict)
+    held_replies: int = 0
+    """Approved replies the outbox holds now (it cannot send them); not a weekly number."""
 
 
 def percent(value: float | None) -> str:
@@ -152,7 +147,8 @@ def target_label(minutes: int) -> str:
 
 def assemble_digest(*, week: str, timezone: str, target_minutes: int, now: datetime, cases: Sequence[CaseRecord],
                     previous_cases: Sequence[CaseRecord], mentions: Sequence[MentionRecord],
-                    previous_mentions: Sequence[MentionRecord], open_cases: Sequence[CaseRecord]) -> Digest:
+                    previous_mentions: Sequence[MentionRecord], open_cases: Sequence[CaseRecord],
+                    held_replies: int = 0) -> Digest:
     """The digest's numbers and lists from plain records (pure)."""
     start, end = week_bounds(week, timezone)
     this = week_metrics(cases, mentions, target_minutes=target_minutes)
@@ -175,6 +171,7 @@ def assemble_digest(*, week: str, timezone: str, target_minutes: int, now: datet
         by_platform=breakdown(cases, mentions, by="platform", target_minutes=target_minutes),
         by_agent=breakdown(cases, mentions, by="agent", target_minutes=target_minutes),
         by_brand=breakdown(cases, mentions, by="brand", target_minutes=target_minutes),
+        held_replies=held_replies,
     )
 
 
@@ -196,6 +193,7 @@ def build_digest(engine: Engine, settings: Settings, *, week: str, now: datetime
         mentions=mention_records(engine, posted_from=start, posted_to=end, exclude_handles=own),
         previous_mentions=mention_records(engine, posted_from=before_start, posted_to=start, exclude_handles=own),
         open_cases=open_case_records(engine, posted_before=end),
+        held_replies=len(held_replies(engine)),
     )
 
 

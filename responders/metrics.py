@@ -2,7 +2,9 @@
 
 A case belongs to the ISO week (in ``app.timezone``) in which its complaint was *posted*, and its outcome is
 read as of the records given. Response times run from the post's ``created_at`` to our first reply. p90 is
-the nearest-rank percentile. Rates are None, not 0, where nothing was there to count.
+the nearest-rank percentile. Rates are None, not 0, where nothing was there to count. A case the customer
+withdrew (deleted the complaint before we answered) is counted apart: it is a complaint, but no rate counts
+it as one we failed to answer or resolve.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from models.resolution import CaseRecord, MentionRecord
+from models.case_states import FINISHED
+from models.reports import CaseRecord, MentionRecord
 
 LABELS = ("negative", "neutral", "positive", "unscored")
 
@@ -88,7 +91,7 @@ def is_first_contact_resolution(case: CaseRecord) -> bool:
 
 def answered_unresolved(cases: Iterable[CaseRecord]) -> list[CaseRecord]:
     """Cases we replied to that are not resolved, oldest complaint first: the ones a reply count hides."""
-    return sorted((c for c in cases if c.first_response_at is not None and c.state != "resolved"),
+    return sorted((c for c in cases if c.first_response_at is not None and c.state not in FINISHED),
                   key=lambda c: (c.posted_at, c.case_id))
 
 
@@ -114,12 +117,16 @@ class WeekMetrics:
     csat_answers: int
     csat_average: float | None
     csat_response_rate: float | None
+    withdrawn: int = 0
+
 
 
 def week_metrics(cases: Sequence[CaseRecord], mentions: Sequence[MentionRecord], *, target_minutes: int) -> WeekMetrics:
     """The week's numbers for ``cases`` (complaints posted that week) and ``mentions`` (posted that week)."""
     responses = [m for m in (first_response_minutes(c) for c in cases) if m is not None]
     within = sum(1 for m in responses if m <= target_minutes)
+    withdrawn = sum(1 for c in cases if c.state == "withdrawn")
+    standing = len(cases) - withdrawn  # complaints the customer did not take back
     resolved = [c for c in cases if c.state == "resolved"]
     hours = [h for h in (resolution_hours(c) for c in resolved) if h is not None]
     fcr = sum(1 for c in resolved if is_first_contact_resolution(c))
@@ -131,22 +138,23 @@ def week_metrics(cases: Sequence[CaseRecord], mentions: Sequence[MentionRecord],
         complaints=len(cases),
         answered=len(responses),
         answered_within_target=within,
-        within_target_rate=_rate(within, len(cases)),
+        within_target_rate=_rate(within, standing),
         median_first_response_minutes=median(responses),
         p90_first_response_minutes=percentile(responses, 0.9),
         resolved=len(resolved),
-        resolution_rate=_rate(len(resolved), len(cases)),
+        resolution_rate=_rate(len(resolved), standing),
         median_resolution_hours=median(hours),
         answered_unresolved=len(answered_unresolved(cases)),
         first_contact_resolutions=fcr,
         first_contact_resolution_rate=_rate(fcr, len(resolved)),
         reopened=reopened,
-        reopen_rate=_rate(reopened, len(cases)),
+        reopen_rate=_rate(reopened, standing),
         escalations=sum(c.escalations for c in cases),
         csat_requested=len(requested),
         csat_answers=len(scores),
         csat_average=statistics.fmean(scores) if scores else None,
         csat_response_rate=_rate(len(scores), len(requested)),
+        withdrawn=withdrawn,
     )
 
 
@@ -208,8 +216,8 @@ def funnel(cases: Sequence[CaseRecord], *, target_minutes: int) -> Funnel:
 
 
 def longest_open(cases: Iterable[CaseRecord], *, limit: int = 5) -> list[CaseRecord]:
-    """Cases not resolved, oldest complaint first."""
-    return sorted((c for c in cases if c.state != "resolved"), key=lambda c: (c.posted_at, c.case_id))[:limit]
+    """Cases neither resolved nor withdrawn, oldest complaint first."""
+    return sorted((c for c in cases if c.state not in FINISHED), key=lambda c: (c.posted_at, c.case_id))[:limit]
 
 
 @dataclass(frozen=True, slots=True)

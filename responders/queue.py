@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from models.cases import QueueRow, open_queue
+from models.queue import QueueRow, open_queue
 from models.types import utcnow
 from monitor.config import Settings
 from monitor.urgency import Urgency, UrgencyInput, rank
@@ -48,6 +48,7 @@ class QueueItem:
                 "language": row.draft_language,
                 "status": row.draft_status,
                 "style_issues": row.draft_issues or [],
+                "error": row.draft_error,
             },
         }
 

@@ -1,46 +1,37 @@
-"""Case transitions: a pure state machine over plain data.
+"""A customer's words as moves of the case state machine.
 
-``open → responded → resolved(confirmed | agent | csat)``, ``responded → unresolved`` when no confirmation
-comes within ``resolution.unresolved_after_days``, and ``→ reopened`` when the customer writes again
-negatively in the thread, complains again soon after resolution, rates the help poorly, or an agent reopens.
-``transition`` decides; it reads no database and no clock (``now`` is passed in), and it says *why* in
-``cause`` so the recorded history explains itself. ``None`` means the signal changes nothing.
+The machine itself is pure and language-free (``models.case_states``); what needs a language lives here:
+whether a later post reads as "it's fixed, thanks" (``is_confirmation``), and turning a post into the move it
+makes (``read_post``). ``transition`` composes the two for the tracker's tests and tools: the decision a post
+or a signal makes from a case's facts, with the thresholds taken from ``resolution`` settings.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-import regex
-
+from models.case_states import (
+    RESOLUTIONS,
+    STATES,
+    AgentReopened,
+    AgentResolved,
+    CaseFacts,
+    Confirmed,
+    CsatAnswer,
+    Move,
+    NewComplaint,
+    Posted,
+    ReplySent,
+    Transition,
+    TransitionRefused,
+    Unhappy,
+)
+from models.case_states import StaleCheck as StaleAfter
+from models.case_states import transition as decide
 from monitor.config import ResolutionSettings
-
-STATES = ("open", "responded", "resolved", "unresolved", "reopened")
-RESOLUTIONS = ("confirmed", "agent", "csat")
-LOW_CSAT = 2
-"""A satisfaction answer this low on a resolved case reopens it: the customer says it is not fixed."""
-
-
-class TransitionRefused(ValueError):
-    """A signal that may not be applied as given (an agent resolution without a note)."""
-
-
-@dataclass(frozen=True, slots=True)
-class CaseFacts:
-    """What the state machine needs to know about a case."""
-
-    state: str
-    state_since: datetime
-    resolved_at: datetime | None = None
-    first_response_at: datetime | None = None
-    csat_requested_at: datetime | None = None
-    csat: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ReplySent:
-    at: datetime
+from monitor.languages import normalise_language
+from monitor.phrases import find_phrases
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,47 +48,17 @@ class CustomerPost:
 
 
 @dataclass(frozen=True, slots=True)
-class AgentResolved:
-    agent: str
-    note: str
-
-
-@dataclass(frozen=True, slots=True)
-class AgentReopened:
-    agent: str
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class CsatAnswer:
-    score: int
-
-
-@dataclass(frozen=True, slots=True)
 class StaleCheck:
+    """The sweep at ``now`` (the stale window comes from the settings)."""
+
     now: datetime
 
 
 Signal = ReplySent | CustomerPost | AgentResolved | AgentReopened | CsatAnswer | StaleCheck
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """What to record: the move (``to_state`` may equal ``from_state`` for a CSAT score on a resolved case),
-    its cause, and the fields it sets. ``clears_resolution`` empties resolution and resolved_at."""
-
-    from_state: str
-    to_state: str
-    cause: str
-    actor: str
-    resolution: str | None = None
-    note: str | None = None
-    csat: int | None = None
-    clears_resolution: bool = False
-
-
 # Gratitude and "it's fixed" phrases per language, and the words that turn them around ("thanks, but still
-# nothing"). English is checked in every language: customers switch.
+# nothing"), in the notation of monitor.phrases. English is checked in every language: customers switch.
 _CONFIRM: dict[str, tuple[str, ...]] = {
     "en": ("thank you", "thanks", "thx", "ty", "cheers", "fixed", "sorted", "resolved", "solved", "it arrived",
            "has arrived", "just arrived", "arrived today", "works now", "working now", "working again",
@@ -123,22 +84,16 @@ _STILL_BROKEN: dict[str, tuple[str, ...]] = {
     "he": ("עדיין לא", "עדיין", "לא עובד", "לא הגיע", "שוב"),
     "ko": ("아직도", "여전히", "안 돼", "안돼", "안 왔", "또"),
 }
-_SPACED = ("he", "ko")  # scripts where a phrase may run into the next word (Hebrew prefixes, Korean particles)
-
-
-def _found(text: str, phrases: tuple[str, ...], language: str) -> bool:
-    for phrase in phrases:
-        if language in _SPACED:
-            if phrase in text:
-                return True
-        elif regex.search(rf"(?<!\w){regex.escape(phrase)}(?!\w)", text):
-            return True
-    return False
 
 
 def _languages(language: str | None) -> list[str]:
-    base = (language or "en").lower().replace("_", "-").split("-")[0]
-    return [base, "en"] if base in _CONFIRM and base != "en" else ["en"]
+    """The post's language (when we have phrases for it) and English."""
+    code = normalise_language(language) or "en"
+    return [code, "en"] if code in _CONFIRM and code != "en" else ["en"]
+
+
+def _says(text: str, phrases: dict[str, tuple[str, ...]], languages: list[str]) -> bool:
+    return any(find_phrases(text, phrases[language], language) for language in languages)
 
 
 def is_confirmation(text: str, language: str | None, sentiment: str) -> bool:
@@ -146,83 +101,42 @@ def is_confirmation(text: str, language: str | None, sentiment: str) -> bool:
     their language (or English), and never when it is negative or says it is still broken."""
     if sentiment == "negative":
         return False
-    folded = text.casefold()
     languages = _languages(language)
-    if any(_found(folded, _STILL_BROKEN[lang], lang) for lang in languages):
+    if _says(text, _STILL_BROKEN, languages):
         return False
-    if sentiment == "positive":
-        return True
-    return any(_found(folded, _CONFIRM[lang], lang) for lang in languages)
+    return sentiment == "positive" or _says(text, _CONFIRM, languages)
 
 
-def _resolve(case: CaseFacts, resolution: str, cause: str, actor: str, *, note: str | None = None,
-             csat: int | None = None) -> Transition:
-    return Transition(case.state, "resolved", cause, actor, resolution=resolution, note=note, csat=csat)
-
-
-def _customer_post(case: CaseFacts, post: CustomerPost, settings: ResolutionSettings) -> Transition | None:
+def read_post(post: CustomerPost, settings: ResolutionSettings) -> Move:
+    """The move a customer's later post makes: in the thread, unhappy (negative), confirmed (satisfied) or just
+    posted; outside it, a new complaint (reopens a case resolved within ``reopen_window_days``) or nothing."""
     if not post.in_thread:
-        if case.state != "resolved" or not post.is_complaint or case.resolved_at is None:
-            return None
-        if post.at - case.resolved_at > timedelta(days=settings.reopen_window_days):
-            return None
-        return Transition(case.state, "reopened", f"new_complaint_within_{settings.reopen_window_days}d",
-                          "customer", clears_resolution=True)
+        if post.is_complaint:
+            return NewComplaint(at=post.at, window_days=settings.reopen_window_days)
+        return Posted(post.label)
     if post.label == "negative":
-        if case.state in ("responded", "resolved", "unresolved"):
-            return Transition(case.state, "reopened", "customer_negative_in_thread", "customer",
-                              clears_resolution=case.state == "resolved")
-        return None
-    if case.state in ("open", "responded", "unresolved", "reopened") and is_confirmation(
-        post.text, post.language, post.label
-    ):
-        return _resolve(case, "confirmed", "customer_confirmed", "customer")
-    return None
+        return Unhappy()
+    if is_confirmation(post.text, post.language, post.label):
+        return Confirmed()
+    return Posted(post.label)
+
+
+def move_for(signal: Signal, settings: ResolutionSettings) -> Move:
+    """The state machine's move for ``signal``, with the thresholds of ``settings``."""
+    if isinstance(signal, CustomerPost):
+        return read_post(signal, settings)
+    if isinstance(signal, StaleCheck):
+        return StaleAfter(now=signal.now, after_days=settings.unresolved_after_days)
+    return signal
 
 
 def transition(case: CaseFacts, signal: Signal, *, now: datetime, settings: ResolutionSettings) -> Transition | None:
-    """The move ``signal`` makes from ``case``'s state, or None when it changes nothing.
+    """The transition ``signal`` makes from ``case``'s state, or None when it changes nothing.
 
     Raises TransitionRefused for an agent resolution without a note. ``now`` stamps nothing here; it is the
-    clock the caller records with, passed so every rule that depends on time is decided from the same one.
+    clock the caller records with.
     """
-    state = case.state
-    if isinstance(signal, ReplySent):
-        if state in ("open", "reopened"):
-            return Transition(state, "responded", "reply_sent", "outbox")
-        return None
-    if isinstance(signal, CustomerPost):
-        return _customer_post(case, signal, settings)
-    if isinstance(signal, AgentResolved):
-        if not signal.note.strip():
-            raise TransitionRefused("an agent resolution needs a note saying what fixed it")
-        if state == "resolved":
-            return None
-        return _resolve(case, "agent", "agent_resolved", signal.agent, note=signal.note.strip())
-    if isinstance(signal, AgentReopened):
-        if state in ("resolved", "unresolved"):
-            return Transition(state, "reopened", "agent_reopened", signal.agent, note=signal.reason or None,
-                              clears_resolution=state == "resolved")
-        return None
-    if isinstance(signal, CsatAnswer):
-        if not 1 <= signal.score <= 5:
-            raise TransitionRefused(f"a CSAT score is 1 to 5, not {signal.score}")
-        if state == "resolved":
-            if signal.score <= LOW_CSAT:
-                return Transition(state, "reopened", f"low_csat_{signal.score}", "customer", csat=signal.score,
-                                  clears_resolution=True)
-            return Transition(state, state, f"csat_{signal.score}", "customer", csat=signal.score)
-        if state in ("responded", "unresolved"):
-            if signal.score <= LOW_CSAT:
-                return Transition(state, state, f"csat_{signal.score}", "customer", csat=signal.score)
-            return _resolve(case, "csat", f"csat_{signal.score}", "customer", csat=signal.score)
-        return None
-    if isinstance(signal, StaleCheck):
-        days = settings.unresolved_after_days
-        if state == "responded" and signal.now - case.state_since >= timedelta(days=days):
-            return Transition(state, "unresolved", f"no_confirmation_{days}d", "tracker")
-        return None
-    raise TypeError(f"unknown signal {signal!r}")
+    return decide(case, move_for(signal, settings))
 
 
 __all__ = [
@@ -239,5 +153,7 @@ __all__ = [
     "Transition",
     "TransitionRefused",
     "is_confirmation",
+    "move_for",
+    "read_post",
     "transition",
 ]

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
-from models.resolution import CaseRecord, MentionRecord
+from models.reports import CaseRecord, MentionRecord
 from models.tables import Author, Case, CaseEvent, Draft, Mention, Notification, Sentiment
 from monitor.config import Settings, load_settings
 

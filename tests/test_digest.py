@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from models.resolution import digest_deliveries
+from models.notifications import digest_deliveries
 from monitor.cli import main
 from monitor.config import Settings, parse_settings
 from responders.digest import build_digest, digest_due, preview_html, send_weekly_digest

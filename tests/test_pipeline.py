@@ -143,7 +143,7 @@ def test_every_complaint_in_the_demo_gets_a_draft_in_its_language(engine: Engine
 
 
 def test_a_draft_is_never_recorded_twice_for_one_mention(engine: Engine, settings: Settings, tmp_path: Path) -> None:
-    from models.cases import record_draft
+    from models.outbox import record_draft
 
     run(engine, settings, write(tmp_path / "m.jsonl", POSTS[:1]))
     with engine.connect() as connection:

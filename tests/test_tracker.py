@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from models.outbox import approve_draft, claim_approved, mark_sending, record_reply_sent
-from models.resolution import case_history
+from models.reports import case_history
 from models.tables import Case, Draft, Mention
 from monitor.config import Settings
 from responders.resolution import TransitionRefused

@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from models.console import case_detail
 from models.outbox import text_hash
+from models.queue import case_detail
 from models.types import utcnow
 from monitor.config import Settings
 from tests.web_support import ROLES, add_users, client, fill, lexicon_settings, login, standard_posts

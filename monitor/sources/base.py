@@ -7,38 +7,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+# Mentions are defined where they are stored; the sources that produce them import them from here.
+from models.mentions import ParsedAuthor, ParsedMention
 
-@dataclass(frozen=True, slots=True)
-class ParsedAuthor:
-    handle: str
-    id: str | None = None
-    name: str | None = None
-    followers: int | None = None
-    verified: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedMention:
-    """A mention as a source parsed it, before storage.
-
-    ``canonical_id`` is unique per platform (X: edit_history_tweet_ids[0]; Reddit: fullname; Mastodon: status
-    uri; Bluesky: at-uri). ``created_at`` is timezone-aware UTC, or None where the payload lacks it.
-    """
-
-    platform: str
-    canonical_id: str
-    text: str
-    author: ParsedAuthor
-    created_at: datetime | None = None
-    platform_id: str | None = None
-    url: str | None = None
-    in_reply_to_id: str | None = None
-    conversation_id: str | None = None
-    lang: str | None = None
-    metrics: Mapping[str, int] = field(default_factory=dict)
-    reply_eligible: bool | None = None
-    eligibility_reason: str | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict)
+__all__ = [
+    "BadRecord",
+    "Batch",
+    "MissingCredentials",
+    "ParseError",
+    "ParsedAuthor",
+    "ParsedMention",
+    "RateLimited",
+    "Source",
+    "SourceError",
+    "ThreadRef",
+    "credentials",
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,13 +12,11 @@ from datetime import timedelta
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from models.console import (
-    CaseDetail,
+from models.case_states import TransitionRefused
+from models.cases import (
+    CaseError,
     CaseHeld,
-    ConsoleError,
-    DraftView,
     assign_case,
-    case_detail,
     claim_case,
     escalate_case,
     release_case,
@@ -26,6 +24,7 @@ from models.console import (
     resolve_case,
 )
 from models.outbox import OutboxError, approve_draft, edit_draft, reject_draft, text_hash
+from models.queue import CaseDetail, DraftView, case_detail
 from models.types import utcnow
 from models.users import SessionUser
 from responders.web.auth import Agent, Approver, client_address, has_role
@@ -64,7 +63,7 @@ def _claim(request: Request, case_id: int, user: SessionUser) -> None:
         claim_case(request.app.state.engine, case_id=case_id, user=user.name, now=utcnow(), hold=_hold(request))
     except CaseHeld as exc:
         raise HTTPException(409, f"{exc.holder} is editing this case; wait until they are done") from None
-    except ConsoleError as exc:
+    except CaseError as exc:
         raise HTTPException(404, str(exc)) from None
 
 
@@ -162,18 +161,23 @@ def assign(request: Request, case_id: int, *, assignee: str = Form(""),
     try:
         assign_case(request.app.state.engine, case_id=case_id, assignee=who, actor=user.name, now=utcnow(),
                     address=client_address(request))
-    except ConsoleError as exc:
+    except CaseError as exc:
         raise HTTPException(404, str(exc)) from None
     return _done(request, case_id, "assigned")
 
 
-def _act(request: Request, case_id: int, action: Callable[..., None], what: str, **kwargs: object) -> Response:
+STATUS_OF = {"missing": 404, "invalid": 422, "conflict": 409}
+
+
+def _act(request: Request, case_id: int, action: Callable[..., object], what: str, **kwargs: object) -> Response:
+    """Run a case act through the door (models.cases); a refusal answers with its kind's status."""
     try:
         action(request.app.state.engine, case_id=case_id, now=utcnow(), address=client_address(request),
                **kwargs)
-    except ConsoleError as exc:
-        status = 404 if str(exc).startswith("no case") else 422 if "required" in str(exc) or "needs" in str(exc) else 409
-        raise HTTPException(status, str(exc)) from None
+    except TransitionRefused as exc:
+        raise HTTPException(422, str(exc)) from None
+    except CaseError as exc:
+        raise HTTPException(STATUS_OF[exc.kind], str(exc)) from None
     return _done(request, case_id, what)
 
 

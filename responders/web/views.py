@@ -9,11 +9,15 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from models.cases import ACTIVE_STATES, QUEUE_STATES
-from models.console import Claim, QueueFilter, audit_page, case_detail, queue_page
-from models.outbox import text_hash
+from models.audit import audit_page, text_hash
+from models.case_states import ACTIVE as ACTIVE_STATES
+from models.case_states import REOPENABLE, RESOLVABLE
+from models.case_states import STATES as CASE_STATES
+from models.case_states import WAITING as QUEUE_STATES
+from models.outbox import EDITABLE
+from models.quarantine import quarantine_counts, quarantined_mentions
+from models.queue import Claim, QueueFilter, case_detail, queue_page
 from models.sources import list_sources
-from models.tables import CASE_STATES
 from models.types import utcnow
 from models.users import SessionUser
 from monitor.config import LANGUAGES
@@ -118,7 +122,8 @@ def case(request: Request, case_id: int, user: Viewer) -> Response:
         "draft_hash": text_hash(draft.text) if draft else None, "held_by_other": held_by_other,
         "can_edit": has_role(user, "agent"), "can_approve": has_role(user, "approver"),
         "can_assign_others": has_role(user, "approver"),
-        "editable": draft is not None and draft.status in ("draft", "approved", "failed"),
+        "editable": draft is not None and draft.status in EDITABLE,
+        "reopenable": detail.row.state in REOPENABLE, "resolvable": detail.row.state in RESOLVABLE,
         "done": request.query_params.get("done", "")[:40],
         "length": platform_length(draft.text, detail.row.platform) if draft else 0,
     })
@@ -128,6 +133,14 @@ def case(request: Request, case_id: int, user: Viewer) -> Response:
 def sources(request: Request, user: Viewer) -> Response:
     return page(request, "sources.html", {"sources": list_sources(request.app.state.engine),
                                           "can_admin": has_role(user, "admin")})
+
+
+@router.get("/quarantine", response_class=HTMLResponse)
+def quarantine(request: Request, user: Viewer) -> Response:
+    """Mentions a pipeline stage set aside, newest first, with the stage and the error."""
+    engine = request.app.state.engine
+    return page(request, "quarantine.html", {"counts": quarantine_counts(engine),
+                                             "rows": quarantined_mentions(engine, limit=AUDIT_PAGE_SIZE)})
 
 
 @router.get("/audit", response_class=HTMLResponse)
