@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.config import Brand, BrandHandles, SourceSettings
+from monitor.config import Brand, BrandHandles, ConfigError, SourceSettings, parse_settings
 from monitor.sources.base import (
     Batch,
     MissingCredentials,
@@ -25,24 +25,18 @@ from monitor.sources.base import (
     SourceError,
     ThreadRef,
 )
-from monitor.sources.bluesky import (
-    BlueskySource,
-    build_source,
-    keyword_pattern,
-    parse_jetstream_deletion,
-    parse_jetstream_event,
-    parse_notifications,
-    parse_post_record,
-    parse_thread,
-)
+from monitor.sources.bluesky.jetstream import keyword_pattern, parse_jetstream_deletion, parse_jetstream_event
+from monitor.sources.bluesky.parse import parse_notifications, parse_post_record, parse_thread
+from monitor.sources.bluesky.source import BlueskySource, build_source
 from tests.fakes.bluesky import FakeBluesky, did_for, seed_customers, time_us_of
 from tests.fakes.server import Fault
+from tests.reference import REFERENCE_PAYLOADS
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ENV = {"BLUESKY_APP_PASSWORD": "abcd-efgh-ijkl-mnop"}
 BRAND = Brand(name="Acme", handles=BrandHandles(bluesky="acme.bsky.social"), keywords=("acme", "아크미"))
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "bluesky"
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference-payloads" / "bluesky"
+REFERENCE = REFERENCE_PAYLOADS / "bluesky"
 
 
 def fixture(name: str) -> Any:
@@ -507,8 +501,8 @@ def test_a_missing_handle_or_a_bad_option_is_a_permanent_error_naming_it(fake: F
     with pytest.raises(SourceError, match="handle") as raised:
         make_source(fake, brand=Brand(name="Acme", keywords=("acme",)))
     assert raised.value.permanent
-    with pytest.raises(SourceError, match="page_size"):
-        make_source(fake, page_size=500)
+    with pytest.raises(ConfigError, match=r"source 'b': options\.page_size"):
+        parse_settings({"sources": [{"name": "b", "platform": "bluesky", "options": {"page_size": 500}}]}, env={})
 
 
 def test_an_unreadable_cursor_is_permanent(fake: FakeBluesky) -> None:
@@ -580,6 +574,7 @@ def test_deletes_identity_changes_and_bad_events_do_not_stop_the_stream(fake: Fa
     batches, _ = drain(source)
     assert set(keep) <= set(ids(batches))
     assert [b.position for b in batches[-1].bad] == [f"jetstream time_us={bad['time_us']}"]
+    assert doomed in [uri for batch in batches for uri in batch.deleted]  # reported, for storage to mark
 
 
 def test_an_unresolvable_author_keeps_the_did_as_handle(fake: FakeBluesky) -> None:
@@ -616,11 +611,11 @@ def test_a_dropped_stream_returns_what_it_read_and_the_next_fetch_resumes(fake: 
 
 def test_live_posts_arriving_after_the_poll_are_read_on_the_next(fake: FakeBluesky) -> None:
     early = stream_posts(fake, 1)
-    source = make_source(fake)
+    now = [NOW]
+    source = make_source(fake, clock=lambda: now[0])
     _, cursor = drain(source)
     late = fake.add_post("late.bsky.social", "acme support where are you", at=NOW - timedelta(milliseconds=200))
-    later = lambda: NOW + timedelta(seconds=30)  # noqa: E731 - the next poll, half a minute on
-    source.clock = later
+    now[0] = NOW + timedelta(seconds=30)  # the next poll, half a minute on
     batches, _ = drain(source, cursor)
     assert late in ids(batches)  # the rewind may repeat ``early``: storage dedupes it
     assert set(ids(batches)) <= {late, *early}
@@ -653,7 +648,7 @@ def test_fetch_thread_returns_only_the_customers_later_posts(fake: FakeBluesky) 
     last = fake.add_post("jane.bsky.social", "Still nothing…", at=t + timedelta(minutes=45), reply_to=later)
     source = make_source(fake)
     for with_id in (True, False):
-        found = source.fetch_thread(thread_ref(fake, root, since=t + timedelta(minutes=20), with_id=with_id))
+        found = source.fetch_thread(thread_ref(fake, root, since=t + timedelta(minutes=20), with_id=with_id)).mentions
         assert [m.canonical_id for m in found] == [later, last]
         assert early not in [m.canonical_id for m in found]
     assert all(m.reply_eligible for m in found)
@@ -664,7 +659,7 @@ def test_a_gated_thread_yields_ineligible_follow_ups(fake: FakeBluesky) -> None:
     root = uris["jane_mention"]
     follow_up = fake.add_post("jane.bsky.social", "anyone?", at=NOW - timedelta(minutes=5), reply_to=root)
     fake.gate(root)
-    [mention] = make_source(fake).fetch_thread(thread_ref(fake, root, since=NOW - timedelta(hours=1)))
+    [mention] = make_source(fake).fetch_thread(thread_ref(fake, root, since=NOW - timedelta(hours=1))).mentions
     assert mention.canonical_id == follow_up and mention.reply_eligible is False
     assert "threadgate" in (mention.eligibility_reason or "")
 
@@ -672,7 +667,7 @@ def test_a_gated_thread_yields_ineligible_follow_ups(fake: FakeBluesky) -> None:
 def test_a_deleted_thread_has_no_follow_ups(fake: FakeBluesky) -> None:
     uris = seed_customers(fake, NOW)
     fake.delete_post(uris["jane_mention"])
-    assert make_source(fake).fetch_thread(thread_ref(fake, uris["jane_mention"], since=NOW)) == []
+    assert make_source(fake).fetch_thread(thread_ref(fake, uris["jane_mention"], since=NOW)).mentions == []
 
 
 def test_fetch_thread_errors_are_classified_like_fetch(fake: FakeBluesky) -> None:
