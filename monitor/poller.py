@@ -91,10 +91,8 @@ def store_fetched(engine: Engine, batch: Batch, *, platform: str, brand: str, so
         stored = _store_one_by_one(engine, batch, brand=brand, source_id=source_id, save_cursor=save_cursor,
                                    lease_owner=lease_owner)
     stored_ids = {m.canonical_id for m in batch.mentions}
-    again = [d for d in batch.deleted if d in stored_ids]
-    if again:
-        _mark(engine, platform, again)
-    return Stored(stored.new, stored.edited, stored.duplicates, deleted + len(again), stored.refused)
+    deleted += _mark(engine, platform, [d for d in batch.deleted if d in stored_ids])
+    return Stored(stored.new, stored.edited, stored.duplicates, deleted, stored.refused)
 
 
 def _mark(engine: Engine, platform: str, canonical_ids: Sequence[str]) -> int:
