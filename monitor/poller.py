@@ -46,6 +46,7 @@ from monitor.sources.base import (
     ThreadRef,
 )
 from monitor.sources.common import Clock
+from monitor.sources.intake import ID_MAX, is_clean
 from monitor.sources.registry import build_source, credential_key
 
 log = logging.getLogger("closeloop.daemon")
@@ -96,9 +97,12 @@ def store_fetched(engine: Engine, batch: Batch, *, platform: str, brand: str, so
 
 
 def _mark(engine: Engine, platform: str, canonical_ids: Sequence[str]) -> int:
-    if not canonical_ids or platform == "replay":
+    """Mark the posts deleted; an id no stored mention can have (not clean text, longer than the column) is
+    skipped, so a poisoned deletion cannot fail its batch."""
+    wanted = sorted({c for c in canonical_ids if isinstance(c, str) and is_clean(c) and 0 < len(c) <= ID_MAX})
+    if not wanted or platform == "replay":
         return 0
-    return mark_deleted(engine, platform=platform, canonical_ids=sorted(set(canonical_ids)))
+    return mark_deleted(engine, platform=platform, canonical_ids=wanted)
 
 
 def _store_one_by_one(engine: Engine, batch: Batch, *, brand: str, source_id: int | None, save_cursor: bool,

@@ -231,3 +231,15 @@ def test_ingest_marks_a_post_created_and_deleted_within_one_batch(engine: Engine
         report = fetch_and_store(engine, source, brand="Acme", source_id=None)
     assert report.new == 1 and report.deleted == 1
     assert _deleted_at(engine, doomed) is not None
+
+
+def test_a_poisoned_deletion_cannot_fail_its_batch(engine: Engine) -> None:
+    from monitor.poller import store_fetched
+    from monitor.sources.base import Batch, ParsedAuthor, ParsedMention
+
+    mention = ParsedMention(platform="bluesky", canonical_id="at://did:plc:a/app.bsky.feed.post/1", text="acme",
+                            author=ParsedAuthor(handle="a"), created_at=NOW)
+    batch = Batch(mentions=[mention], next_cursor=None,
+                  deleted=["at://did:plc:\ud83d/app.bsky.feed.post/2", "at://did:plc:\x00/x", "x" * 600, ""])
+    stored = store_fetched(engine, batch, platform="bluesky", brand="Acme", source_id=None, save_cursor=False)
+    assert (stored.new, stored.deleted, stored.refused) == (1, 0, [])

@@ -211,6 +211,9 @@ def test_parsers_survive_mutated_valid_payloads(path: tuple[Any, ...], replaceme
 def test_the_default_query_is_built_from_the_brand_keywords() -> None:
     assert default_query(ACME) == '(acme OR "#acmefail") -is:retweet'
     assert default_query(Brand(name="B", handles=BrandHandles(x="bee"))) == "(@bee) -is:retweet"
+    with pytest.raises(SourceError, match="no keywords and no X handle") as nothing:
+        default_query(Brand(name="B"))
+    assert nothing.value.permanent, "a configuration fault, not a ValueError"
 
 
 def test_missing_credentials_name_the_variables() -> None:

@@ -20,7 +20,7 @@ from websockets.sync.client import connect as websocket_connect
 from monitor.sources.base import BadRecord, ParsedAuthor, ParsedMention, ParseError, SourceError
 from monitor.sources.bluesky import BlueskyOptions
 from monitor.sources.bluesky.parse import POST_COLLECTION, as_object, mention_of, string_field
-from monitor.sources.intake import Intake
+from monitor.sources.intake import Intake, is_clean
 
 _RKEY = re.compile(r"^[A-Za-z0-9._:~-]{1,512}$")
 
@@ -82,7 +82,7 @@ def parse_jetstream_deletion(event: Any) -> str | None:
         return None
     rkey = commit.get("rkey")
     if not isinstance(did, str) or not did.startswith("did:") or any(c.isspace() or c == "/" for c in did) \
-            or not isinstance(rkey, str) or not _RKEY.match(rkey):
+            or not is_clean(did) or not isinstance(rkey, str) or not _RKEY.match(rkey):
         return None
     return f"at://{did}/{POST_COLLECTION}/{rkey}"
 
