@@ -192,6 +192,11 @@ class SourceSettings(_Section):
     def _replay_needs_path(self) -> SourceSettings:
         if self.platform == "replay" and not self.path:
             raise ValueError("a replay source needs path")
+        return self
+
+    @model_validator(mode="after")
+    def _options_fit_the_platform(self) -> SourceSettings:
+        """Each platform's options model (monitor.sources.<platform>) checks its options: one line per fault."""
         read_options(options_model(self.platform), self.options, f"source {self.name!r}")
         return self
 
