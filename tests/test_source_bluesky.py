@@ -26,7 +26,7 @@ from monitor.sources.base import (
     ThreadRef,
 )
 from monitor.sources.bluesky.jetstream import keyword_pattern, parse_jetstream_deletion, parse_jetstream_event
-from monitor.sources.bluesky.parse import parse_notifications, parse_post_record, parse_thread
+from monitor.sources.bluesky.parse import parse_notifications, parse_post_record, parse_thread, read_thread
 from monitor.sources.bluesky.source import BlueskySource, build_source
 from tests.fakes.bluesky import FakeBluesky, did_for, seed_customers, time_us_of
 from tests.fakes.server import Fault
@@ -165,6 +165,11 @@ def test_it_flattens_a_thread_and_reads_reply_eligibility_from_the_view() -> Non
     assert eligibility["Still nothing an hour later…"][0] is False
     assert "threadgate" in (eligibility["Still nothing an hour later…"][1] or "")
     assert eligibility["Same here!"] == (False, "the author blocks our account")
+
+
+def test_a_thread_reports_the_posts_it_no_longer_finds_as_deleted() -> None:
+    page = read_thread(fixture("thread_with_replies.json"), "acme.bsky.social")
+    assert page.deleted == ["at://did:plc:vdqncq4iezioolqs7ezur7ja/app.bsky.feed.post/3n2qbsui6k22e"]
 
 
 def test_a_threadgate_that_allows_nobody_closes_the_whole_thread() -> None:
@@ -667,7 +672,8 @@ def test_a_gated_thread_yields_ineligible_follow_ups(fake: FakeBluesky) -> None:
 def test_a_deleted_thread_has_no_follow_ups(fake: FakeBluesky) -> None:
     uris = seed_customers(fake, NOW)
     fake.delete_post(uris["jane_mention"])
-    assert make_source(fake).fetch_thread(thread_ref(fake, uris["jane_mention"], since=NOW)).mentions == []
+    thread = make_source(fake).fetch_thread(thread_ref(fake, uris["jane_mention"], since=NOW))
+    assert thread.mentions == [] and thread.deleted == [uris["jane_mention"]]
 
 
 def test_fetch_thread_errors_are_classified_like_fetch(fake: FakeBluesky) -> None:

@@ -678,7 +678,8 @@ def test_fetch_thread_of_a_deleted_root_is_empty(fake: FakeMastodon, clock: Manu
     ref = ThreadRef(platform="mastodon", conversation_id=None, root_platform_id=root["id"], root_canonical_id=root["uri"],
                     author_handle="janet", author_id=jane["id"], since=NOW - timedelta(hours=1))
 
-    assert source_for(fake, clock).fetch_thread(ref).mentions == []
+    thread = source_for(fake, clock).fetch_thread(ref)
+    assert thread.mentions == [] and thread.deleted == [root["uri"]], "the case's root is marked deleted"
 
 
 def test_fetch_thread_errors_have_a_kind(fake: FakeMastodon, clock: ManualClock) -> None:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from monitor.config import Brand, BrandHandles, ConfigError, SourceSettings, parse_settings
 from monitor.sources.base import Batch, MissingCredentials, ParseError, RateLimited, SourceError, ThreadRef
-from monitor.sources.reddit.parse import ListingPage, parse_listing, parse_thread, read_listing
+from monitor.sources.reddit.parse import ListingPage, is_gone, parse_listing, parse_thread, read_listing
 from monitor.sources.reddit.source import RedditSource, advance_pass, build_source
 from tests.fakes.reddit import FakeReddit
 from tests.fakes.server import Fault
@@ -638,6 +638,32 @@ def test_fetch_thread_returns_only_the_customers_later_posts(fake: FakeReddit) -
     assert early not in [m.canonical_id for m in found]
     [request] = fake.calls("GET", "/comments/")
     assert request.path == f"/comments/{post[3:]}/" and request.arg("sort") == "new"
+
+
+def test_fetch_thread_reports_deleted_and_removed_posts_and_never_returns_them(fake: FakeReddit) -> None:
+    post = fake.add_submission(title="acme double charge", author="jane_doe", created=T - 3600)
+    root = fake.add_comment(parent=post, body="u/acme_care charged twice", author="jane_doe", created=T - 3000)
+    regret = fake.add_comment(parent=root, body="you are all useless", author="jane_doe", created=T - 600)
+    fake.remove(regret)
+    ref = ThreadRef(platform="reddit", conversation_id=post, root_platform_id=root, root_canonical_id=root,
+                    author_handle="jane_doe", author_id=None, since=datetime.fromtimestamp(T - 2000, UTC))
+    thread = make_source(fake).fetch_thread(ref)
+    assert thread.deleted == [regret] and regret not in [m.canonical_id for m in thread.mentions]
+
+
+@pytest.mark.parametrize(("data", "gone"), [
+    ({"body": "[deleted]"}, True), ({"body": " [removed] "}, True), ({"body": "deleted my order"}, False),
+])
+def test_a_comment_reddit_shows_deleted_or_removed_is_gone(data: dict[str, Any], gone: bool) -> None:
+    [mention] = parse_listing({"kind": "Listing", "data": {"children": [
+        {"kind": "t1", "data": {"name": "t1_a", "author": "[deleted]", "created_utc": T, **data}}]}})
+    assert is_gone(mention) is gone
+
+
+def test_a_submission_a_moderator_removed_is_gone() -> None:
+    [mention] = parse_listing({"kind": "Listing", "data": {"children": [
+        {"kind": "t3", "data": {"name": "t3_a", "title": "acme", "created_utc": T, "removed_by_category": "moderator"}}]}})
+    assert is_gone(mention)
 
 
 def test_fetch_thread_of_a_deleted_thread_is_empty_and_errors_are_kinded(fake: FakeReddit) -> None:

@@ -24,7 +24,7 @@ from monitor.sources.base import (
     ThreadRef,
 )
 from monitor.sources.x import SPEC
-from monitor.sources.x.parse import parse_mentions, parse_search
+from monitor.sources.x.parse import parse_mentions, parse_page, parse_search
 from monitor.sources.x.source import XSource, build_source, default_query
 from tests.fakes.server import Fault
 from tests.fakes.x import BRAND, BRAND_ID, FakeX, seeded, snowflake
@@ -129,6 +129,17 @@ def test_eligibility_comes_from_the_text_when_entities_are_absent() -> None:
     eligible, not_eligible = parse_search(payload, brand_handle="acme")
     assert eligible.reply_eligible is True
     assert not_eligible.reply_eligible is False
+
+
+def test_tweets_x_reports_not_found_are_deleted() -> None:
+    payload = {"data": [{"id": "2", "text": "@acme reply to a deleted tweet"}], "errors": [
+        {"resource_id": "1", "resource_type": "tweet", "parameter": "referenced_tweets.id", "title": "Not Found Error",
+         "type": "https://api.twitter.com/2/problems/resource-not-found"},
+        {"resource_id": "9", "resource_type": "user", "type": "https://api.twitter.com/2/problems/resource-not-found"},
+        {"resource_id": "x\ud83d", "resource_type": "tweet", "type": "https://api.twitter.com/2/problems/resource-not-found"},
+    ]}
+    page = parse_page(payload, brand_handle="acme")
+    assert [m.canonical_id for m in page.mentions] == ["2"] and page.deleted == ["1"]
 
 
 def test_without_a_brand_handle_no_mention_is_eligible() -> None:
