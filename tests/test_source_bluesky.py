@@ -26,8 +26,16 @@ from monitor.sources.base import (
     ThreadRef,
 )
 from monitor.sources.bluesky.jetstream import keyword_pattern, parse_jetstream_deletion, parse_jetstream_event
-from monitor.sources.bluesky.parse import parse_notifications, parse_post_record, parse_thread, read_thread
+from monitor.sources.bluesky.parse import (
+    notification_mentions,
+    parse_notifications,
+    parse_post_record,
+    parse_thread,
+    parse_timestamp,
+    read_thread,
+)
 from monitor.sources.bluesky.source import BlueskySource, build_source
+from monitor.sources.intake import IntakeRules
 from tests.fakes.bluesky import FakeBluesky, did_for, seed_customers, time_us_of
 from tests.fakes.server import Fault
 from tests.reference import REFERENCE_PAYLOADS
@@ -165,6 +173,19 @@ def test_it_flattens_a_thread_and_reads_reply_eligibility_from_the_view() -> Non
     assert eligibility["Still nothing an hour later…"][0] is False
     assert "threadgate" in (eligibility["Still nothing an hour later…"][1] or "")
     assert eligibility["Same here!"] == (False, "the author blocks our account")
+
+
+def test_a_client_declared_date_outside_the_window_gives_way_to_the_servers() -> None:
+    body = fixture("notifications.json")
+    first = body["notifications"][0]
+    indexed = parse_timestamp(first["indexedAt"])
+    first["record"]["createdAt"] = "9999-12-31T23:30:00.000Z"
+    intake = IntakeRules().at(NOW)
+    found, bad = notification_mentions(body, "acme.bsky.social", intake)
+    assert found[0][0] == 0 and found[0][1].created_at == indexed and intake.sanitised == 1 and bad == []
+    first["indexedAt"] = "0001-01-01T00:00:00.000Z"
+    found, bad = notification_mentions(body, "acme.bsky.social", IntakeRules().at(NOW))
+    assert [b.position for b in bad] == ["notifications[0]"] and "is in the future" in bad[0].reason
 
 
 def test_a_thread_reports_the_posts_it_no_longer_finds_as_deleted() -> None:

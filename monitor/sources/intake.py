@@ -13,7 +13,8 @@ caller turns into a BadRecord:
 - ``created_at``: inside the window [earliest, now + future tolerance], else the record is refused;
 - ``raw``: non-finite numbers become null and nesting deeper than RAW_MAX_DEPTH is cut (counted).
 
-Pure: the window's "now" is given, never read here.
+Pure: the window's "now" comes from the caller's clock (``IntakeRules.at(now)``); only an Intake made with no
+window at all (a parser called on its own) reads the wall clock, once.
 """
 
 from __future__ import annotations
