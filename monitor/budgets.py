@@ -1,29 +1,17 @@
 """How many requests a platform credential may make per window: the platform's published limit for the
-endpoint a source polls, unless the source's options say otherwise (``requests_per_window``,
-``window_seconds``). One unit is one fetch page. Pure: no database, no HTTP."""
+endpoint a source polls (its PlatformSpec's ``budget``), unless the source's options say otherwise
+(``requests_per_window``, ``window_seconds``). One unit is one fetch page. Pure: no database, no HTTP."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from monitor.config import SourceSettings
+from monitor.sources.platforms import PLATFORMS
+from monitor.sources.spec import Budget
 
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    limit: int
-    window: timedelta
-
-
-# X: recent search, app auth (450 per 15 min); Reddit: OAuth clients (100 per minute); Mastodon: 300 per
-# 5 min per account; Bluesky: 3000 per 5 min per account. Replay has no platform behind it: no budget.
-DEFAULT_BUDGETS: dict[str, Budget] = {
-    "x": Budget(450, timedelta(seconds=900)),
-    "reddit": Budget(100, timedelta(seconds=60)),
-    "mastodon": Budget(300, timedelta(seconds=300)),
-    "bluesky": Budget(3000, timedelta(seconds=300)),
-}
+DEFAULT_BUDGETS: dict[str, Budget] = {name: spec.budget for name, spec in PLATFORMS.items()}
+"""Each platform's published limit. Replay has no platform behind it: no budget unless its options set one."""
 
 
 def budget_for(source: SourceSettings) -> Budget | None:
@@ -34,3 +22,6 @@ def budget_for(source: SourceSettings) -> Budget | None:
     if limit is None:
         return None
     return Budget(int(limit), timedelta(seconds=float(seconds)))
+
+
+__all__ = ["DEFAULT_BUDGETS", "Budget", "budget_for"]

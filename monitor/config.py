@@ -11,17 +11,33 @@ import os
 import socket
 import tomllib
 from collections.abc import Mapping
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+from monitor.sources.platforms import PLATFORMS, SOURCE_KINDS, options_model
+from monitor.sources.spec import read_options
 
 DEFAULT_MODEL = "cardiffnlp/twitter-xlm-roberta-base-sentiment"
 # A commit of the model repository on the Hugging Face hub; pinned so a push upstream cannot change scores.
 DEFAULT_MODEL_REVISION = "f3e34b6c30bf27b6649f72eca85d0bbe79df1e55"
 
-Platform = Literal["x", "reddit", "mastodon", "bluesky", "replay"]
+if TYPE_CHECKING:
+    Platform = str
+else:
+    Platform = Literal[SOURCE_KINDS]  # every registered platform, and replay (monitor.sources.platforms)
 LANGUAGES = ("en", "da", "fi", "et", "he", "ko")
 
 
@@ -66,11 +82,32 @@ class DatabaseSettings(_Section):
         return value
 
 
-class BrandHandles(_Section):
-    x: str | None = Field(None, description="The brand's X username, without @.")
-    reddit: str | None = Field(None, description="The brand's Reddit username, without u/.")
-    mastodon: str | None = Field(None, description="The brand's Mastodon account, as user@instance.")
-    bluesky: str | None = Field(None, description="The brand's Bluesky handle, e.g. acme.bsky.social.")
+class _Handles(_Section):
+    """The brand's own accounts: one optional handle per registered platform, checked by its HandleRule."""
+
+    def present(self) -> dict[str, str]:
+        """The handles that are set, by platform."""
+        return {name: handle for name in PLATFORMS if (handle := getattr(self, name, None))}
+
+    if TYPE_CHECKING:
+        def __getattr__(self, name: str) -> str | None: ...
+
+
+def _check_handle(cls: type[_Handles], value: str | None, info: ValidationInfo) -> str | None:
+    if value is None or info.field_name is None:
+        return value
+    return PLATFORMS[info.field_name].handle.normalise(value)
+
+
+if TYPE_CHECKING:
+    BrandHandles = _Handles
+else:
+    BrandHandles = create_model(
+        "BrandHandles",
+        __base__=_Handles,
+        __validators__={"_valid_handle": field_validator(*PLATFORMS)(_check_handle)},
+        **{name: (str | None, Field(None, description=spec.handle.description)) for name, spec in PLATFORMS.items()},
+    )
 
 
 class Brand(_Section):
@@ -141,7 +178,7 @@ class RankingSettings(_Section):
 
 class SourceSettings(_Section):
     name: str = Field(description="Unique name of this source, used in logs and the console.")
-    platform: Platform = Field(description="x, reddit, mastodon, bluesky or replay.")
+    platform: Platform = Field(description=f"{', '.join(PLATFORMS)} or replay.")
     brand: str | None = Field(None, description="The brand this source watches; the first brand when omitted.")
     interval_seconds: int = Field(300, ge=10, description="Seconds between polls.")
     enabled: bool = Field(True, description="A disabled source is kept but never polled.")
@@ -157,6 +194,26 @@ class SourceSettings(_Section):
         if self.platform == "replay" and not self.path:
             raise ValueError("a replay source needs path")
         return self
+
+    @model_validator(mode="after")
+    def _options_fit_the_platform(self) -> SourceSettings:
+        """Each platform's options model (monitor.sources.<platform>) checks its options: one line per fault."""
+        read_options(options_model(self.platform), self.options, f"source {self.name!r}")
+        return self
+
+
+class IntakeSettings(_Section):
+    earliest_post_date: date = Field(
+        date(2006, 3, 21),
+        description="Posts dated before this day are refused as bad records (the first tweet: 2006-03-21).",
+    )
+    future_tolerance_hours: float = Field(
+        24, ge=0, le=24 * 366, description="How far past now a post's date may be; later ones are bad records."
+    )
+
+    @property
+    def future_tolerance(self) -> timedelta:
+        return timedelta(hours=self.future_tolerance_hours)
 
 
 class DaemonSettings(_Section):
@@ -252,6 +309,7 @@ class Settings(_Section):
     scoring: ScoringSettings = Field(default_factory=ScoringSettings, description="The sentiment scorer.")
     ranking: RankingSettings = Field(default_factory=RankingSettings, description="The urgency ranker.")
     sources: tuple[SourceSettings, ...] = Field((), description="Where mentions come from.")
+    intake: IntakeSettings = Field(default_factory=IntakeSettings, description="What a post must be to get in.")
     daemon: DaemonSettings = Field(default_factory=DaemonSettings, description="`closeloop run`.")
     console: ConsoleSettings = Field(default_factory=ConsoleSettings, description="The web console.")
     resolution: ResolutionSettings = Field(default_factory=ResolutionSettings, description="Resolution tracking.")
@@ -367,6 +425,7 @@ __all__ = [
     "Brand",
     "ConfigError",
     "DatabaseSettings",
+    "IntakeSettings",
     "RankingSettings",
     "ScoringSettings",
     "Settings",

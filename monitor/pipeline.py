@@ -23,13 +23,13 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from models.case_queries import ToDraft, cases_to_draft
-from models.mentions import store_batch
 from models.outbox import record_draft
 from models.quarantine import quarantine_mention
 from models.sentiments import ScoreRecord, ToScore, mentions_to_score, record_sentiments
 from models.triage import ToTriage, mentions_to_triage, record_triage
 from models.types import utcnow
 from monitor.config import Agent, Settings
+from monitor.poller import log_bad, store_fetched
 from monitor.scoring import Scorer
 from monitor.scoring.language import detect_languages
 from monitor.sources.base import BadRecord, Source
@@ -51,6 +51,8 @@ class IngestReport:
     edited: int = 0
     duplicates: int = 0
     bad: list[BadRecord] = field(default_factory=list)
+    sanitised: int = 0
+    deleted: int = 0
     scored_by: Counter[str] = field(default_factory=Counter)
     complaints: int = 0
     cases_opened: int = 0
@@ -134,21 +136,24 @@ def fetch_and_store(
     report: IngestReport | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
-    """Read ``source`` from ``cursor`` until it is exhausted, storing each batch with its cursor."""
+    """Read ``source`` from ``cursor`` until it is exhausted, storing each batch with its cursor and marking
+    the posts it shows deleted (see monitor.poller.store_fetched: a poisoned post is refused alone)."""
     report = report or IngestReport()
     while True:
         batch = source.fetch(cursor)
-        result = store_batch(
-            engine, mentions=batch.mentions, brand=brand, source_id=source_id,
-            next_cursor=batch.next_cursor, save_cursor=save_cursor,
-        )
+        result = store_fetched(engine, batch, platform=source.platform, brand=brand, source_id=source_id,
+                               save_cursor=save_cursor)
         report.read += len(batch.mentions) + len(batch.bad)
         report.new += result.new
         report.edited += result.edited
         report.duplicates += result.duplicates
-        report.bad.extend(batch.bad)
-        for bad in batch.bad:
-            log.warning("bad_record source=%s position=%r reason=%r", source.name, bad.position, bad.reason)
+        report.bad.extend([*batch.bad, *result.refused])
+        report.sanitised += batch.sanitised
+        report.deleted += result.deleted
+        log_bad(source.name, [*batch.bad, *result.refused])
+        if batch.sanitised or result.deleted:
+            log.info("batch_stored source=%s mentions=%d sanitised=%d deleted=%d", source.name,
+                     len(batch.mentions), batch.sanitised, result.deleted)
         if on_progress:
             on_progress(len(batch.mentions) + len(batch.bad))
         cursor = batch.next_cursor
@@ -185,7 +190,7 @@ def score_pending(engine: Engine, scorer: Scorer, *, limit: int = SCORE_BATCH,
 
 def _brand_handles(settings: Settings, brand: str) -> set[str]:
     handles = settings.brand(brand).handles
-    return {h.lower().lstrip("@") for h in (handles.x, handles.reddit, handles.mastodon, handles.bluesky) if h}
+    return {h.lower().lstrip("@") for h in handles.present().values()}
 
 
 def _triage_one(engine: Engine, settings: Settings, item: ToTriage, *, now: datetime | None) -> tuple[bool, bool]:

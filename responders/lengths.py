@@ -1,4 +1,5 @@
-"""How each platform counts a reply's length, and the limit it enforces.
+"""How each platform counts a reply's length, and the limit it enforces: both read from the platform's
+description (``PlatformSpec.length`` in monitor.sources.platforms); the ways of counting are implemented here.
 
 Counts never change the text: normalisation (X's NFC) happens on a copy used only for counting.
 """
@@ -10,7 +11,13 @@ from collections.abc import Callable
 
 import regex
 
-PLATFORM_LIMITS: dict[str, int] = {"x": 280, "bluesky": 300, "mastodon": 500, "reddit": 10_000, "replay": 280}
+from monitor.sources.platforms import PLATFORMS, REPLAY
+from monitor.sources.spec import Counting
+
+REPLAY_LIMIT = 280
+"""A reply drafted for a replay mention of no known platform: as short as the strictest platform's."""
+PLATFORM_LIMITS: dict[str, int] = {**{name: spec.length.limit for name, spec in PLATFORMS.items()},
+                                   REPLAY: REPLAY_LIMIT}
 URL_WEIGHT = 23
 """What a http(s) URL counts on X and Mastodon, whatever its real length (links are shortened)."""
 
@@ -49,20 +56,27 @@ def grapheme_count(text: str) -> int:
     return len(_GRAPHEME.findall(text))
 
 
-def platform_length(text: str, platform: str) -> int:
-    """``text``'s length as ``platform`` counts it.
+def counted(text: str, counting: Counting) -> int:
+    """``text``'s length counted one of the ways platforms count.
 
-    x: twitter-text v3 weighted length of the NFC form (CJK, Hangul and emoji weigh 2, Latin and Hebrew 1,
-    each http(s) URL 23); bluesky: grapheme clusters; mastodon: code points with each URL as 23;
-    reddit, replay and anything else: code points.
+    x-weighted: twitter-text v3 weighted length of the NFC form (CJK, Hangul and emoji weigh 2, Latin and
+    Hebrew 1, each http(s) URL 23); graphemes: grapheme clusters; code-points-urls-23: code points with each
+    URL as 23; code-points: code points.
     """
-    if platform == "x":
+    if counting == "x-weighted":
         return _with_urls(unicodedata.normalize("NFC", text), _x_text_length)
-    if platform == "bluesky":
+    if counting == "graphemes":
         return grapheme_count(text)
-    if platform == "mastodon":
+    if counting == "code-points-urls-23":
         return _with_urls(text, len)
     return len(text)
+
+
+def platform_length(text: str, platform: str) -> int:
+    """``text``'s length as ``platform`` counts it (its PlatformSpec's rule); replay and anything unknown:
+    code points."""
+    spec = PLATFORMS.get(platform)
+    return counted(text, spec.length.counting if spec else "code-points")
 
 
 def limit_for(platform: str) -> int:
@@ -79,4 +93,4 @@ def fits(text: str, platform: str) -> bool:
     return platform_length(text, platform) <= limit_for(platform)
 
 
-__all__ = ["PLATFORM_LIMITS", "URL_WEIGHT", "fits", "grapheme_count", "limit_for", "platform_length"]
+__all__ = ["PLATFORM_LIMITS", "URL_WEIGHT", "counted", "fits", "grapheme_count", "limit_for", "platform_length"]

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from models.sources import ConfiguredSource, claim_due_sources, list_sources, sync_sources
-from models.tables import Mention
+from models.tables import Mention, Source
 from monitor.config import Settings, parse_settings
 from monitor.daemon import Poller
 
@@ -135,3 +135,111 @@ def test_closeloop_sources_shows_the_reason(tmp_path: Path, database_url: str) -
     shown = closeloop("--config", str(config), "sources", env=env)
     assert "gone" in shown.stdout and "disabled" in shown.stdout and "nope.jsonl" in shown.stdout
     assert "fine" in shown.stdout
+
+
+# -- what a batch carries besides mentions: deletions, repairs, and a row storage refuses ----------------
+
+
+def _deleted_at(engine: Engine, canonical_id: str) -> datetime | None:
+    with engine.connect() as connection:
+        return connection.execute(select(Mention.deleted_at).where(Mention.canonical_id == canonical_id)).scalar_one()  # type: ignore[call-overload]
+
+
+def test_deletions_a_source_reports_are_marked(engine: Engine, tmp_path: Path) -> None:
+    from tests.fakes.bluesky import FakeBluesky
+
+    clock = Clock(NOW)
+    with FakeBluesky() as fake:
+        doomed = fake.add_post("jane.bsky.social", "acme lost my parcel", at=NOW - timedelta(seconds=2))
+        kept = fake.add_post("mads.bsky.social", "acme lost mine too", at=NOW - timedelta(seconds=1))
+        settings = parse_settings({
+            "app": {"data_dir": str(tmp_path)},
+            "brands": [{"name": "Acme", "keywords": ["acme"], "handles": {"bluesky": "acme.bsky.social"}}],
+            "sources": [{"name": "sky", "platform": "bluesky", "interval_seconds": 60, "options": {
+                "api_base_url": fake.url, "jetstream_url": fake.jetstream.url, "timeout_seconds": 2,
+                "stream_seconds": 0.5, "stream_idle_seconds": 0.1}}]}, env={})
+        poller = Poller(engine, settings, "node-1", env={"BLUESKY_APP_PASSWORD": "abcd-efgh-ijkl-mnop"}, clock=clock)
+        assert poller.tick() == 2
+        assert _deleted_at(engine, doomed) is None
+        fake.delete_post(doomed)
+        clock.now += timedelta(seconds=61)
+        poller.tick()
+    assert _deleted_at(engine, doomed) is not None, "the stream's delete event marks the stored mention"
+    assert _deleted_at(engine, kept) is None
+
+
+def test_a_row_storage_refuses_stops_only_itself_and_the_cursor_moves(engine: Engine) -> None:
+    from models.sources import ConfiguredSource
+    from monitor.poller import store_fetched
+    from monitor.sources.base import Batch, ParsedAuthor, ParsedMention
+
+    sync_sources(engine, configured=[ConfiguredSource("s", "replay", "Acme", True)])
+    [claimed] = claim_due_sources(engine, owner="node-1", now=NOW, lease=timedelta(minutes=5), limit=1)
+
+    def mention(pid: str, text: str) -> ParsedMention:  # built by hand: no intake, as a parser with a bug would
+        return ParsedMention(platform="x", canonical_id=pid, text=text, author=ParsedAuthor(handle="u"),
+                             created_at=NOW)
+
+    batch = Batch(mentions=[mention("1", "fine"), mention("2", "poison \ud83d"), mention("3", "fine too")],
+                  next_cursor="after-3")
+    stored = store_fetched(engine, batch, platform="replay", brand="Acme", source_id=claimed.id, save_cursor=True,
+                           lease_owner="node-1")
+    assert stored.new == 2 and [b.position for b in stored.refused] == ["x 2"]
+    assert "storage refused it" in stored.refused[0].reason
+    with engine.connect() as connection:
+        cursor = connection.execute(select(Source.cursor)).scalar_one()  # type: ignore[call-overload]
+    assert cursor == "after-3", "the batch is never fetched again for the sake of one row"
+
+
+def test_a_reddit_source_with_credentials_builds_with_the_pollers_clock(engine: Engine, tmp_path: Path) -> None:
+    """The start-up crash of issue 9: the poller set ``clock`` on a source whose clock is read-only."""
+    clock = Clock(NOW)
+    settings = parse_settings({"app": {"data_dir": str(tmp_path)}, "brands": [{"name": "Acme"}],
+                               "sources": [{"name": "r", "platform": "reddit",
+                                            "options": {"api_base_url": "http://127.0.0.1:9"}}]}, env={})
+    poller = Poller(engine, settings, "node-1", clock=clock,
+                    env={"REDDIT_CLIENT_ID": "id", "REDDIT_CLIENT_SECRET": "secret"})
+    assert poller.unavailable == {}
+    assert poller._sources["r"].clock is clock  # type: ignore[attr-defined]
+
+
+def test_a_source_whose_options_config_cannot_check_is_disabled_saying_why(engine: Engine, tmp_path: Path) -> None:
+    settings = parse_settings({"app": {"data_dir": str(tmp_path)}, "brands": [{"name": "Acme"}],
+                               "sources": [{"name": "m", "platform": "mastodon"}]}, env={})
+    poller = Poller(engine, settings, "node-1", clock=Clock(NOW), env={"MASTODON_ACCESS_TOKEN": "t"})
+    assert "api_base_url" in poller.unavailable["m"]
+    poller.tick()
+    [state] = list_sources(engine)
+    assert state.disabled_reason is not None and "api_base_url" in state.disabled_reason
+
+
+def test_ingest_marks_a_post_created_and_deleted_within_one_batch(engine: Engine, tmp_path: Path) -> None:
+    from monitor.pipeline import fetch_and_store
+    from monitor.sources.registry import build_source
+    from tests.fakes.bluesky import FakeBluesky
+
+    with FakeBluesky() as fake:
+        doomed = fake.add_post("jane.bsky.social", "acme lost my parcel", at=NOW - timedelta(seconds=2))
+        fake.delete_post(doomed)
+        settings = parse_settings({
+            "brands": [{"name": "Acme", "keywords": ["acme"], "handles": {"bluesky": "acme.bsky.social"}}],
+            "sources": [{"name": "sky", "platform": "bluesky", "options": {
+                "api_base_url": fake.url, "jetstream_url": fake.jetstream.url, "timeout_seconds": 2,
+                "stream_seconds": 0.5, "stream_idle_seconds": 0.1}}]}, env={})
+        source = build_source(settings.sources[0], settings, {"BLUESKY_APP_PASSWORD": "abcd-efgh-ijkl-mnop"},
+                              clock=Clock(NOW))
+        report = fetch_and_store(engine, source, brand="Acme", source_id=None)
+    assert report.new == 1 and report.deleted == 1
+    assert _deleted_at(engine, doomed) is not None
+
+
+def test_a_poisoned_deletion_cannot_fail_its_batch(engine: Engine) -> None:
+    from monitor.poller import store_fetched
+    from monitor.sources.base import Batch, ParsedAuthor, ParsedMention
+
+    mention = ParsedMention(platform="bluesky", canonical_id="at://did:plc:a/app.bsky.feed.post/1", text="acme",
+                            author=ParsedAuthor(handle="a"), created_at=NOW)
+    batch = Batch(mentions=[mention], next_cursor=None,
+                  deleted=["at://did:plc:\ud83d/app.bsky.feed.post/2", "at://did:plc:\x00/x", "x" * 600, ""])
+    stored = store_fetched(engine, batch, platform="bluesky", brand="Acme", source_id=None, save_cursor=False)
+    assert (stored.new, stored.deleted, stored.refused) == (1, 0, [])

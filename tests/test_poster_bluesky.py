@@ -10,7 +10,7 @@ import pytest
 
 from monitor.config import Brand, BrandHandles
 from monitor.sources.base import MissingCredentials, ParsedMention
-from monitor.sources.bluesky import parse_notifications
+from monitor.sources.bluesky.parse import parse_notifications
 from responders.posters.base import OutcomeUnknown, PostError, ReplyTarget
 from responders.posters.bluesky import BlueskyPoster, build_poster
 from tests.fakes.bluesky import FakeBluesky, seed_customers

@@ -6,21 +6,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from monitor.config import Brand, BrandHandles
 from monitor.sources.base import MissingCredentials
-from monitor.sources.mastodon import parse_statuses
+from monitor.sources.mastodon.parse import parse_statuses
 from responders.posters.base import OutcomeUnknown, PostError, ReplyTarget
 from responders.posters.mastodon import MastodonPoster, build_poster, comparable
 from tests.fakes.mastodon import DOMAIN, TOKEN, FakeMastodon, ManualClock
 from tests.fakes.server import Fault
+from tests.reference import REFERENCE_PAYLOADS
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference-payloads" / "mastodon"
+REFERENCE = REFERENCE_PAYLOADS / "mastodon"
 BRAND = Brand(name="Acme", handles=BrandHandles(mastodon=f"acme@{DOMAIN}"), keywords=("acme",))
 TEXT = "Hi Jane, so sorry your order never arrived. I have sent a new one today, it lands Friday. – Maria"
 

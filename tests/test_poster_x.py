@@ -17,9 +17,10 @@ from responders.posters.base import OutcomeUnknown, PostError, ReplyTarget
 from responders.posters.x import XPoster, build_poster, normalise, parse_created_tweet
 from tests.fakes.server import Fault
 from tests.fakes.x import ACCESS_TOKEN, BRAND, BRAND_ID, FakeX, seeded
+from tests.reference import REFERENCE_PAYLOADS
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference-payloads" / "x"
+REFERENCE = REFERENCE_PAYLOADS / "x"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "x"
 ACME = Brand(name="Acme", handles=BrandHandles(x=BRAND), keywords=("acme",))
 ENV = {"X_CONSUMER_KEY": "consumer-key-7f3a", "X_CONSUMER_SECRET": "consumer-secret-91bc",

@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-import monitor.daemon
+import monitor.poller
 from models.db import make_engine
 from models.sources import claim_due_sources
 from monitor.config import SourceSettings, parse_settings
-from monitor.daemon import Poller
 from monitor.instruments import Metrics
+from monitor.poller import Poller
 
 START = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SOURCES = 300
@@ -117,7 +117,7 @@ def _windows_respected(times: list[datetime], limit: int) -> tuple[bool, int]:
 @pytest.mark.postgres
 def test_three_daemons_share_300_sources_without_overlap_starvation_or_overspending(
         three_engines: list[Engine], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(monitor.daemon, "credential_key", credential)
+    monkeypatch.setattr(monitor.poller, "credential_key", credential)
     settings = _settings(tmp_path)
     clock = Clock(START)
     ledger = Ledger(clock)

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.config import Brand, BrandHandles, SourceSettings
+from monitor.config import Brand, BrandHandles, ConfigError, SourceSettings, parse_settings
 from monitor.sources.base import (
     Batch,
     MissingCredentials,
@@ -25,24 +25,26 @@ from monitor.sources.base import (
     SourceError,
     ThreadRef,
 )
-from monitor.sources.bluesky import (
-    BlueskySource,
-    build_source,
-    keyword_pattern,
-    parse_jetstream_deletion,
-    parse_jetstream_event,
+from monitor.sources.bluesky.jetstream import keyword_pattern, parse_jetstream_deletion, parse_jetstream_event
+from monitor.sources.bluesky.parse import (
+    notification_mentions,
     parse_notifications,
     parse_post_record,
     parse_thread,
+    parse_timestamp,
+    read_thread,
 )
+from monitor.sources.bluesky.source import BlueskySource, build_source
+from monitor.sources.intake import IntakeRules
 from tests.fakes.bluesky import FakeBluesky, did_for, seed_customers, time_us_of
 from tests.fakes.server import Fault
+from tests.reference import REFERENCE_PAYLOADS
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ENV = {"BLUESKY_APP_PASSWORD": "abcd-efgh-ijkl-mnop"}
 BRAND = Brand(name="Acme", handles=BrandHandles(bluesky="acme.bsky.social"), keywords=("acme", "아크미"))
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "bluesky"
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference-payloads" / "bluesky"
+REFERENCE = REFERENCE_PAYLOADS / "bluesky"
 
 
 def fixture(name: str) -> Any:
@@ -171,6 +173,24 @@ def test_it_flattens_a_thread_and_reads_reply_eligibility_from_the_view() -> Non
     assert eligibility["Still nothing an hour later…"][0] is False
     assert "threadgate" in (eligibility["Still nothing an hour later…"][1] or "")
     assert eligibility["Same here!"] == (False, "the author blocks our account")
+
+
+def test_a_client_declared_date_outside_the_window_gives_way_to_the_servers() -> None:
+    body = fixture("notifications.json")
+    first = body["notifications"][0]
+    indexed = parse_timestamp(first["indexedAt"])
+    first["record"]["createdAt"] = "9999-12-31T23:30:00.000Z"
+    intake = IntakeRules().at(NOW)
+    found, bad = notification_mentions(body, "acme.bsky.social", intake)
+    assert found[0][0] == 0 and found[0][1].created_at == indexed and intake.sanitised == 1 and bad == []
+    first["indexedAt"] = "0001-01-01T00:00:00.000Z"
+    found, bad = notification_mentions(body, "acme.bsky.social", IntakeRules().at(NOW))
+    assert [b.position for b in bad] == ["notifications[0]"] and "is in the future" in bad[0].reason
+
+
+def test_a_thread_reports_the_posts_it_no_longer_finds_as_deleted() -> None:
+    page = read_thread(fixture("thread_with_replies.json"), "acme.bsky.social")
+    assert page.deleted == ["at://did:plc:vdqncq4iezioolqs7ezur7ja/app.bsky.feed.post/3n2qbsui6k22e"]
 
 
 def test_a_threadgate_that_allows_nobody_closes_the_whole_thread() -> None:
@@ -507,8 +527,8 @@ def test_a_missing_handle_or_a_bad_option_is_a_permanent_error_naming_it(fake: F
     with pytest.raises(SourceError, match="handle") as raised:
         make_source(fake, brand=Brand(name="Acme", keywords=("acme",)))
     assert raised.value.permanent
-    with pytest.raises(SourceError, match="page_size"):
-        make_source(fake, page_size=500)
+    with pytest.raises(ConfigError, match=r"source 'b': options\.page_size"):
+        parse_settings({"sources": [{"name": "b", "platform": "bluesky", "options": {"page_size": 500}}]}, env={})
 
 
 def test_an_unreadable_cursor_is_permanent(fake: FakeBluesky) -> None:
@@ -580,6 +600,7 @@ def test_deletes_identity_changes_and_bad_events_do_not_stop_the_stream(fake: Fa
     batches, _ = drain(source)
     assert set(keep) <= set(ids(batches))
     assert [b.position for b in batches[-1].bad] == [f"jetstream time_us={bad['time_us']}"]
+    assert doomed in [uri for batch in batches for uri in batch.deleted]  # reported, for storage to mark
 
 
 def test_an_unresolvable_author_keeps_the_did_as_handle(fake: FakeBluesky) -> None:
@@ -616,11 +637,11 @@ def test_a_dropped_stream_returns_what_it_read_and_the_next_fetch_resumes(fake: 
 
 def test_live_posts_arriving_after_the_poll_are_read_on_the_next(fake: FakeBluesky) -> None:
     early = stream_posts(fake, 1)
-    source = make_source(fake)
+    now = [NOW]
+    source = make_source(fake, clock=lambda: now[0])
     _, cursor = drain(source)
     late = fake.add_post("late.bsky.social", "acme support where are you", at=NOW - timedelta(milliseconds=200))
-    later = lambda: NOW + timedelta(seconds=30)  # noqa: E731 - the next poll, half a minute on
-    source.clock = later
+    now[0] = NOW + timedelta(seconds=30)  # the next poll, half a minute on
     batches, _ = drain(source, cursor)
     assert late in ids(batches)  # the rewind may repeat ``early``: storage dedupes it
     assert set(ids(batches)) <= {late, *early}
@@ -653,7 +674,7 @@ def test_fetch_thread_returns_only_the_customers_later_posts(fake: FakeBluesky) 
     last = fake.add_post("jane.bsky.social", "Still nothing…", at=t + timedelta(minutes=45), reply_to=later)
     source = make_source(fake)
     for with_id in (True, False):
-        found = source.fetch_thread(thread_ref(fake, root, since=t + timedelta(minutes=20), with_id=with_id))
+        found = source.fetch_thread(thread_ref(fake, root, since=t + timedelta(minutes=20), with_id=with_id)).mentions
         assert [m.canonical_id for m in found] == [later, last]
         assert early not in [m.canonical_id for m in found]
     assert all(m.reply_eligible for m in found)
@@ -664,7 +685,7 @@ def test_a_gated_thread_yields_ineligible_follow_ups(fake: FakeBluesky) -> None:
     root = uris["jane_mention"]
     follow_up = fake.add_post("jane.bsky.social", "anyone?", at=NOW - timedelta(minutes=5), reply_to=root)
     fake.gate(root)
-    [mention] = make_source(fake).fetch_thread(thread_ref(fake, root, since=NOW - timedelta(hours=1)))
+    [mention] = make_source(fake).fetch_thread(thread_ref(fake, root, since=NOW - timedelta(hours=1))).mentions
     assert mention.canonical_id == follow_up and mention.reply_eligible is False
     assert "threadgate" in (mention.eligibility_reason or "")
 
@@ -672,7 +693,8 @@ def test_a_gated_thread_yields_ineligible_follow_ups(fake: FakeBluesky) -> None:
 def test_a_deleted_thread_has_no_follow_ups(fake: FakeBluesky) -> None:
     uris = seed_customers(fake, NOW)
     fake.delete_post(uris["jane_mention"])
-    assert make_source(fake).fetch_thread(thread_ref(fake, uris["jane_mention"], since=NOW)) == []
+    thread = make_source(fake).fetch_thread(thread_ref(fake, uris["jane_mention"], since=NOW))
+    assert thread.mentions == [] and thread.deleted == [uris["jane_mention"]]
 
 
 def test_fetch_thread_errors_are_classified_like_fetch(fake: FakeBluesky) -> None:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.config import Brand, BrandHandles, SourceSettings
+from monitor.config import Brand, BrandHandles, ConfigError, SourceSettings, parse_settings
 from monitor.sources.base import (
     Batch,
     MissingCredentials,
@@ -26,23 +26,23 @@ from monitor.sources.base import (
     SourceError,
     ThreadRef,
 )
-from monitor.sources.mastodon import (
-    MastodonSource,
-    build_source,
-    html_to_text,
+from monitor.sources.mastodon.client import retry_after
+from monitor.sources.mastodon.html import html_to_text
+from monitor.sources.mastodon.parse import (
     notification_page,
     parse_context,
     parse_notifications,
     parse_statuses,
     reply_eligibility,
-    retry_after,
 )
+from monitor.sources.mastodon.source import MastodonSource, build_source
 from tests.fakes.mastodon import DOMAIN, TOKEN, FakeMastodon, ManualClock, iso
 from tests.fakes.server import Fault
+from tests.reference import REFERENCE_PAYLOADS
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "mastodon"
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference-payloads" / "mastodon"
+REFERENCE = REFERENCE_PAYLOADS / "mastodon"
 BRAND = Brand(name="Acme", handles=BrandHandles(mastodon=f"acme@{DOMAIN}"), keywords=("acme",))
 
 
@@ -626,8 +626,9 @@ def test_build_source_options(fake: FakeMastodon) -> None:
     with pytest.raises(SourceError, match="api_base_url") as caught:
         build_source(SourceSettings(name="m", platform="mastodon"), no_place, env)
     assert caught.value.permanent is True
-    with pytest.raises(SourceError, match="not a hashtag"):
-        build_source(settings_for(fake, hashtags=["two words"]), BRAND, env)
+    with pytest.raises(ConfigError, match=r"source 'm': options\.hashtags: .*not a hashtag"):
+        parse_settings({"sources": [{"name": "m", "platform": "mastodon", "options": {"hashtags": ["two words"]}}]},
+                       env={})
 
 
 def test_an_unreadable_cursor_is_permanent(fake: FakeMastodon, clock: ManualClock) -> None:
@@ -652,7 +653,7 @@ def test_fetch_thread_returns_only_the_customers_later_posts(fake: FakeMastodon,
                     root_canonical_id=root["uri"], author_handle=mention.author.handle, author_id=mention.author.id,
                     since=datetime.fromisoformat(earlier["created_at"]), root_raw=root)
 
-    found = source_for(fake, clock).fetch_thread(ref)
+    found = source_for(fake, clock).fetch_thread(ref).mentions
 
     assert [m.platform_id for m in found] == [later["id"]]
     assert found[0].conversation_id == root["id"]
@@ -667,7 +668,7 @@ def test_fetch_thread_matches_by_handle_without_an_author_id(fake: FakeMastodon,
     ref = ThreadRef(platform="mastodon", conversation_id=None, root_platform_id=root["id"], root_canonical_id=root["uri"],
                     author_handle="janet@127.0.0.1", author_id=None, since=NOW - timedelta(hours=1))
 
-    assert [m.platform_id for m in source_for(fake, clock).fetch_thread(ref)] == [later["id"]]
+    assert [m.platform_id for m in source_for(fake, clock).fetch_thread(ref).mentions] == [later["id"]]
 
 
 def test_fetch_thread_of_a_deleted_root_is_empty(fake: FakeMastodon, clock: ManualClock) -> None:
@@ -677,7 +678,8 @@ def test_fetch_thread_of_a_deleted_root_is_empty(fake: FakeMastodon, clock: Manu
     ref = ThreadRef(platform="mastodon", conversation_id=None, root_platform_id=root["id"], root_canonical_id=root["uri"],
                     author_handle="janet", author_id=jane["id"], since=NOW - timedelta(hours=1))
 
-    assert source_for(fake, clock).fetch_thread(ref) == []
+    thread = source_for(fake, clock).fetch_thread(ref)
+    assert thread.mentions == [] and thread.deleted == [root["uri"]], "the case's root is marked deleted"
 
 
 def test_fetch_thread_errors_have_a_kind(fake: FakeMastodon, clock: ManualClock) -> None:

@@ -18,23 +18,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.config import Brand, BrandHandles, SourceSettings
+from monitor.config import Brand, BrandHandles, ConfigError, SourceSettings, parse_settings
 from monitor.sources.base import Batch, MissingCredentials, ParseError, RateLimited, SourceError, ThreadRef
-from monitor.sources.reddit import (
-    ListingPage,
-    RedditSource,
-    advance_pass,
-    build_source,
-    parse_listing,
-    parse_thread,
-    read_listing,
-)
+from monitor.sources.reddit.parse import ListingPage, is_gone, parse_listing, parse_thread, read_listing
+from monitor.sources.reddit.source import RedditSource, advance_pass, build_source
 from tests.fakes.reddit import FakeReddit
 from tests.fakes.server import Fault
+from tests.reference import REFERENCE_PAYLOADS
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 T = NOW.timestamp()
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference-payloads" / "reddit"
+REFERENCE = REFERENCE_PAYLOADS / "reddit"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "reddit"
 ENV = {"REDDIT_CLIENT_ID": "test-client", "REDDIT_CLIENT_SECRET": "test-secret"}
 USER_ENV = {**ENV, "REDDIT_USERNAME": "acme_care", "REDDIT_PASSWORD": "test-password"}
@@ -298,11 +292,12 @@ def _listing_page(items: list[tuple[str, float]], after: str | None, limit: int)
                                                                  st.integers(0, 1000)), max_size=30))
 def test_no_page_sequence_loses_a_surviving_post(count: int, limit: int, events: list[tuple[str, int]]) -> None:
     """Posts arrive and are deleted between pages; every post never deleted is returned by the next round."""
-    items = [(f"t3_{i}", 1000.0 - i * 10) for i in range(count)]  # newest first
-    serial, latest = count, 1000.0  # new posts are newer than any before them, deleted or not
+    base = T - 2000  # posts of today: times outside the intake window would be refused as bad records
+    items = [(f"t3_{i}", base + 1000.0 - i * 10) for i in range(count)]  # newest first
+    serial, latest = count, base + 1000.0  # new posts are newer than any before them, deleted or not
     deleted: set[str] = set()
     seen: set[str] = set()
-    state: dict[str, Any] = {"hwm": 0.0, "pass": None}
+    state: dict[str, Any] = {"hwm": base, "pass": None}
     queue = list(events)
     for round_ in range(2):  # the first round changes under the walk; the second sees what it left behind
         while True:
@@ -489,11 +484,14 @@ def test_missing_credentials_name_the_variables() -> None:
 
 def test_bad_options_stop_the_source_with_the_key_named() -> None:
     cases: list[tuple[dict[str, Any], str]] = [({"subreddits": "bad name!"}, "subreddits"),
-                                               ({"page_size": 500}, "page_size"), ({"search": False}, "all off")]
-    for options, key in cases:
-        with pytest.raises(SourceError, match=key) as caught:
-            build_source(SourceSettings(name="r", platform="reddit", options=options), BRAND, ENV)
-        assert caught.value.permanent
+                                               ({"page_size": 500}, "page_size")]
+    for options, key in cases:  # a bad option is a one-line config error naming the source and the key
+        with pytest.raises(ConfigError, match=f"source 'r': options.{key}") as refused:
+            parse_settings({"sources": [{"name": "r", "platform": "reddit", "options": options}]}, env={})
+        assert "\n" not in str(refused.value)
+    with pytest.raises(SourceError, match="all off") as caught:  # what only the environment decides
+        build_source(SourceSettings(name="r", platform="reddit", options={"search": False}), BRAND, ENV)
+    assert caught.value.permanent
 
 
 def test_a_bad_child_is_reported_and_the_rest_goes_in(fake: FakeReddit) -> None:
@@ -635,22 +633,48 @@ def test_fetch_thread_returns_only_the_customers_later_posts(fake: FakeReddit) -
     source = make_source(fake)
     ref = ThreadRef(platform="reddit", conversation_id=post, root_platform_id=root, root_canonical_id=root,
                     author_handle="jane_doe", author_id=None, since=datetime.fromtimestamp(T - 2000, UTC))
-    found = source.fetch_thread(ref)
+    found = source.fetch_thread(ref).mentions
     assert [m.canonical_id for m in found] == [later, newest]
     assert early not in [m.canonical_id for m in found]
     [request] = fake.calls("GET", "/comments/")
     assert request.path == f"/comments/{post[3:]}/" and request.arg("sort") == "new"
 
 
+def test_fetch_thread_reports_deleted_and_removed_posts_and_never_returns_them(fake: FakeReddit) -> None:
+    post = fake.add_submission(title="acme double charge", author="jane_doe", created=T - 3600)
+    root = fake.add_comment(parent=post, body="u/acme_care charged twice", author="jane_doe", created=T - 3000)
+    regret = fake.add_comment(parent=root, body="you are all useless", author="jane_doe", created=T - 600)
+    fake.remove(regret)
+    ref = ThreadRef(platform="reddit", conversation_id=post, root_platform_id=root, root_canonical_id=root,
+                    author_handle="jane_doe", author_id=None, since=datetime.fromtimestamp(T - 2000, UTC))
+    thread = make_source(fake).fetch_thread(ref)
+    assert thread.deleted == [regret] and regret not in [m.canonical_id for m in thread.mentions]
+
+
+@pytest.mark.parametrize(("data", "gone"), [
+    ({"body": "[deleted]"}, True), ({"body": " [removed] "}, True), ({"body": "deleted my order"}, False),
+])
+def test_a_comment_reddit_shows_deleted_or_removed_is_gone(data: dict[str, Any], gone: bool) -> None:
+    [mention] = parse_listing({"kind": "Listing", "data": {"children": [
+        {"kind": "t1", "data": {"name": "t1_a", "author": "[deleted]", "created_utc": T, **data}}]}})
+    assert is_gone(mention) is gone
+
+
+def test_a_submission_a_moderator_removed_is_gone() -> None:
+    [mention] = parse_listing({"kind": "Listing", "data": {"children": [
+        {"kind": "t3", "data": {"name": "t3_a", "title": "acme", "created_utc": T, "removed_by_category": "moderator"}}]}})
+    assert is_gone(mention)
+
+
 def test_fetch_thread_of_a_deleted_thread_is_empty_and_errors_are_kinded(fake: FakeReddit) -> None:
     source = make_source(fake)
     ref = ThreadRef(platform="reddit", conversation_id="t3_zzzzzz", root_platform_id="t1_a", root_canonical_id="t1_a",
                     author_handle="jane_doe", author_id=None, since=NOW)
-    assert source.fetch_thread(ref) == []
+    assert source.fetch_thread(ref).mentions == []
     fake.inject("thread", Fault.status_code(503))
     with pytest.raises(SourceError) as caught:
         source.fetch_thread(ref)
     assert not caught.value.permanent
     unknown = ThreadRef(platform="reddit", conversation_id=None, root_platform_id="x", root_canonical_id="x",
                         author_handle="jane_doe", author_id=None, since=NOW)
-    assert source.fetch_thread(unknown) == []
+    assert source.fetch_thread(unknown).mentions == []

@@ -23,19 +23,15 @@ from monitor.sources.base import (
     SourceError,
     ThreadRef,
 )
-from monitor.sources.x import (
-    READ_CREDENTIALS,
-    XSource,
-    build_source,
-    default_query,
-    parse_mentions,
-    parse_search,
-)
+from monitor.sources.x import SPEC
+from monitor.sources.x.parse import parse_mentions, parse_page, parse_search
+from monitor.sources.x.source import XSource, build_source, default_query
 from tests.fakes.server import Fault
 from tests.fakes.x import BRAND, BRAND_ID, FakeX, seeded, snowflake
+from tests.reference import REFERENCE_PAYLOADS
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference-payloads" / "x"
+REFERENCE = REFERENCE_PAYLOADS / "x"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "x"
 ACME = Brand(name="Acme", handles=BrandHandles(x=BRAND), keywords=("acme", "#acmefail"))
 ENV = {"X_BEARER_TOKEN": "test-bearer-token"}
@@ -61,9 +57,7 @@ def fake() -> Iterator[FakeX]:
 def make_source(fake: FakeX, *, max_results: int = 10, timeout: float = 2.0, **options: Any) -> XSource:
     settings = SourceSettings(name="x-acme", platform="x", options={
         "api_base_url": fake.url, "max_results": max_results, "timeout": timeout, **options})
-    source = build_source(settings, ACME, ENV)
-    source.clock = lambda: NOW
-    return source
+    return build_source(settings, ACME, ENV, clock=lambda: NOW)
 
 
 def matching_ids(fake: FakeX) -> set[str]:
@@ -135,6 +129,17 @@ def test_eligibility_comes_from_the_text_when_entities_are_absent() -> None:
     eligible, not_eligible = parse_search(payload, brand_handle="acme")
     assert eligible.reply_eligible is True
     assert not_eligible.reply_eligible is False
+
+
+def test_tweets_x_reports_not_found_are_deleted() -> None:
+    payload = {"data": [{"id": "2", "text": "@acme reply to a deleted tweet"}], "errors": [
+        {"resource_id": "1", "resource_type": "tweet", "parameter": "referenced_tweets.id", "title": "Not Found Error",
+         "type": "https://api.twitter.com/2/problems/resource-not-found"},
+        {"resource_id": "9", "resource_type": "user", "type": "https://api.twitter.com/2/problems/resource-not-found"},
+        {"resource_id": "x\ud83d", "resource_type": "tweet", "type": "https://api.twitter.com/2/problems/resource-not-found"},
+    ]}
+    page = parse_page(payload, brand_handle="acme")
+    assert [m.canonical_id for m in page.mentions] == ["2"] and page.deleted == ["1"]
 
 
 def test_without_a_brand_handle_no_mention_is_eligible() -> None:
@@ -217,6 +222,9 @@ def test_parsers_survive_mutated_valid_payloads(path: tuple[Any, ...], replaceme
 def test_the_default_query_is_built_from_the_brand_keywords() -> None:
     assert default_query(ACME) == '(acme OR "#acmefail") -is:retweet'
     assert default_query(Brand(name="B", handles=BrandHandles(x="bee"))) == "(@bee) -is:retweet"
+    with pytest.raises(SourceError, match="no keywords and no X handle") as nothing:
+        default_query(Brand(name="B"))
+    assert nothing.value.permanent, "a configuration fault, not a ValueError"
 
 
 def test_missing_credentials_name_the_variables() -> None:
@@ -227,7 +235,7 @@ def test_missing_credentials_name_the_variables() -> None:
     renamed = SourceSettings(name="x-acme", platform="x", credentials_env={"bearer_token": "ACME_X_TOKEN"})
     with pytest.raises(MissingCredentials, match="ACME_X_TOKEN"):
         build_source(renamed, ACME, ENV)
-    assert READ_CREDENTIALS == {"bearer_token": "X_BEARER_TOKEN"}
+    assert SPEC.read_credentials == {"bearer_token": "X_BEARER_TOKEN"}
 
 
 # -- fetching --------------------------------------------------------------------------------------------------
@@ -506,7 +514,7 @@ def test_fetch_thread_returns_only_the_customers_later_posts(fake: FakeX) -> Non
                     author_handle="jane_doe", author_id=fake.user_id("jane_doe"),
                     since=NOW - timedelta(hours=2, minutes=10))
     source = make_source(fake)
-    found = source.fetch_thread(ref)
+    found = source.fetch_thread(ref).mentions
     assert [m.platform_id for m in found] == [later] and earlier not in {m.platform_id for m in found}
     [search] = fake.calls("GET", "/2/tweets/search/recent")
     assert search.arg("query") == f"conversation_id:{root} from:{fake.user_id('jane_doe')}"
@@ -516,7 +524,7 @@ def test_fetch_thread_returns_only_the_customers_later_posts(fake: FakeX) -> Non
 def test_fetch_thread_clamps_old_cases_to_the_search_window(fake: FakeX) -> None:
     ref = ThreadRef(platform="x", conversation_id="1", root_platform_id="1", root_canonical_id="1",
                     author_handle="jane_doe", author_id=None, since=NOW - timedelta(days=30))
-    assert make_source(fake).fetch_thread(ref) == []
+    assert make_source(fake).fetch_thread(ref).mentions == []
     [search] = fake.calls("GET", "/2/tweets/search/recent")
     assert search.arg("since_id") is None and search.arg("query") == "conversation_id:1 from:jane_doe"
 

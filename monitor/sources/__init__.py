@@ -1,4 +1,6 @@
-"""Sources of mentions: one module per platform, all the same shape (see base.py), built by registry.py."""
+"""Sources of mentions: one package per platform (``<platform>/``: its description in ``__init__``, ``client``,
+``parse``, ``source``), listed once in platforms.py, all the same shape (base.py), built by registry.py; every
+post made safe where it enters (intake.py); helpers they share in common.py."""
 
 from monitor.sources.base import (
     BadRecord,

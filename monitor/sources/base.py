@@ -35,10 +35,17 @@ class BadRecord:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
+    """One fetch's worth: the mentions (already made safe, see monitor.sources.intake), the cursor after them,
+    the records refused, the canonical ids of posts the platform showed as deleted (of the source's
+    platform), how many fields intake repaired (surrogates, NULs, clamped numbers), and whether the source
+    has nothing more to give right now."""
+
     mentions: list[ParsedMention]
     next_cursor: str | None
     bad: list[BadRecord] = field(default_factory=list)
     exhausted: bool = True
+    deleted: list[str] = field(default_factory=list)
+    sanitised: int = 0
 
 
 class SourceError(Exception):
@@ -66,6 +73,12 @@ class Source(Protocol):
     platform: str
 
     def fetch(self, cursor: str | None) -> Batch: ...
+
+
+class ThreadSource(Source, Protocol):
+    """A source that can also read an open case's thread: the customer's later posts, and what was deleted."""
+
+    def fetch_thread(self, ref: ThreadRef) -> Batch: ...
 
 
 class MissingCredentials(SourceError):

@@ -1,22 +1,31 @@
 """The replay source: mentions from a JSONL file in the format of ARCHITECTURE.md ("Replay JSONL").
 
 The demo, the tests and the benchmarks read it. A bad line is reported with its line number and skipped;
-the rest goes in. The cursor is ``"<byte offset>:<next line number>"`` of the first unread line.
+the rest goes in: no line, however it is poisoned (invalid UTF-8 or JSON, nesting too deep, numbers too long,
+dates out of range, lone surrogates, NULs), fails its batch, and the cursor always moves past it. A UTF-8
+byte order mark on line 1 is ignored. The cursor is ``"<byte offset>:<next line number>"`` of the first
+unread line.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from monitor.sources.base import BadRecord, Batch, ParsedAuthor, ParsedMention, ParseError, SourceError
+from monitor.sources.common import Clock, iso_timestamp, utcnow
+from monitor.sources.intake import DEFAULT_RULES, Intake, IntakeRules
+from monitor.sources.platforms import PLATFORMS
 
-PLATFORMS = ("x", "reddit", "mastodon", "bluesky")
 METRIC_KEYS = ("likes", "reposts", "replies")
+BOM = "\ufeff"
+
+log = logging.getLogger("closeloop.sources.replay")
 
 
 def _text(record: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
@@ -39,28 +48,23 @@ def _count(record: Mapping[str, Any], key: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ParseError(f"field {key!r} must be a non-negative integer")
-    return value
+    return value  # however large: intake clamps it to what the database holds
 
 
 def parse_timestamp(value: str, field: str = "created_at") -> datetime:
     """An ISO 8601 timestamp with an offset (or Z), returned in UTC. A naive timestamp is an error."""
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-    except ValueError:
-        raise ParseError(f"field {field!r} is not an ISO 8601 timestamp: {value[:40]!r}") from None
-    if parsed.tzinfo is None:
-        raise ParseError(f"field {field!r} has no timezone offset: {value[:40]!r}")
-    return parsed.astimezone(UTC)
+    return iso_timestamp(value, f"field {field!r}")
 
 
-def parse_replay_record(record: Any, *, shift: timedelta = timedelta(0)) -> ParsedMention:
-    """One decoded JSONL record as a mention; raises ParseError naming the field at fault."""
+def parse_replay_record(record: Any, *, shift: timedelta = timedelta(0), intake: Intake | None = None
+                        ) -> ParsedMention:
+    """One decoded JSONL record as a safe mention; raises ParseError naming the field at fault."""
     if not isinstance(record, dict):
         raise ParseError(f"a line must hold a JSON object, got {type(record).__name__}")
     platform = _text(record, "platform", required=True)
     assert platform is not None
     if platform not in PLATFORMS:
-        raise ParseError(f"unknown platform {platform!r} (expected one of {', '.join(PLATFORMS)})")
+        raise ParseError(f"unknown platform {platform[:40]!r} (expected one of {', '.join(PLATFORMS)})")
     mention_id = _text(record, "id", required=True)
     text = record.get("text")
     if not isinstance(text, str):
@@ -79,45 +83,62 @@ def parse_replay_record(record: Any, *, shift: timedelta = timedelta(0)) -> Pars
     if not isinstance(metrics_in, dict):
         raise ParseError("field 'metrics' must be an object")
     metrics = {key: count for key in METRIC_KEYS if (count := _count(metrics_in, key)) is not None}
-    lang = _text(record, "lang")
-    return ParsedMention(
+    try:
+        created_at = parse_timestamp(created) + shift
+    except OverflowError:
+        raise ParseError(f"field 'created_at' moved by {shift} is outside the years a date can hold") from None
+    return (intake or Intake()).admit(ParsedMention(
         platform=platform,
         canonical_id=mention_id,
         platform_id=mention_id,
         text=text,
         author=ParsedAuthor(
-            handle=handle.lstrip("@"),
+            handle=handle.lstrip("@") or handle,
             id=_text(author, "id"),
             name=_text(author, "name"),
             followers=_count(author, "followers"),
             verified=verified,
         ),
-        created_at=parse_timestamp(created) + shift,
+        created_at=created_at,
         url=_text(record, "url"),
         in_reply_to_id=_text(record, "in_reply_to_id"),
         conversation_id=_text(record, "conversation_id"),
-        lang=lang.lower() if lang else None,
+        lang=_text(record, "lang"),
         metrics=metrics,
         raw=record,
-    )
+    ))
 
 
-def parse_replay_lines(lines: Iterable[tuple[int, str]], *, shift: timedelta = timedelta(0)) -> tuple[list[ParsedMention], list[BadRecord]]:
-    """Parse numbered lines; blank lines are skipped, bad ones reported as ``line N: reason``."""
+def _decoded(line: str) -> Any:
+    """The JSON of one line; ParseError saying why it is not JSON (syntax, nesting, numbers too long)."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise ParseError("not valid JSON (nested too deep)") from None
+    except ValueError as exc:  # e.g. an integer longer than Python converts
+        raise ParseError(f"not valid JSON ({str(exc)[:80]})") from None
+
+
+def parse_replay_lines(lines: Iterable[tuple[int, str]], *, shift: timedelta = timedelta(0),
+                       intake: Intake | None = None) -> tuple[list[ParsedMention], list[BadRecord]]:
+    """Parse numbered lines; blank lines are skipped, bad ones reported as ``line N: reason``. Never raises."""
+    intake = intake or Intake()
     mentions: list[ParsedMention] = []
     bad: list[BadRecord] = []
     for number, line in lines:
+        if number == 1:
+            line = line.removeprefix(BOM)
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            bad.append(BadRecord(f"line {number}", f"not valid JSON ({exc.msg} at column {exc.colno})"))
-            continue
-        try:
-            mentions.append(parse_replay_record(record, shift=shift))
+            mentions.append(parse_replay_record(_decoded(line), shift=shift, intake=intake))
         except ParseError as exc:
             bad.append(BadRecord(f"line {number}", str(exc)))
+        except Exception as exc:  # a poison no rule above foresaw: it stops its line, never the batch
+            log.exception("replay_line_unreadable line=%d", number)
+            bad.append(BadRecord(f"line {number}", f"unreadable ({type(exc).__name__})"))
     return mentions, bad
 
 
@@ -133,12 +154,15 @@ def _decode_cursor(cursor: str | None) -> tuple[int, int]:
 
 @dataclass
 class ReplaySource:
-    """Reads ``path`` from the cursor on, ``batch_size`` lines at a time. ``shift`` moves every timestamp."""
+    """Reads ``path`` from the cursor on, ``batch_size`` lines at a time. ``shift`` moves every timestamp;
+    ``clock`` and ``intake`` set the window a post's date must fall in."""
 
     name: str
     path: Path
     batch_size: int = 1000
     shift: timedelta = timedelta(0)
+    clock: Clock = utcnow
+    intake: IntakeRules = field(default=DEFAULT_RULES)
     platform: str = "replay"
 
     def fetch(self, cursor: str | None) -> Batch:
@@ -165,9 +189,11 @@ class ReplaySource:
                 line_number += 1
                 offset = handle.tell()
             exhausted = offset >= size
-        mentions, bad = parse_replay_lines(numbered, shift=self.shift)
+        intake = self.intake.at(self.clock())
+        mentions, bad = parse_replay_lines(numbered, shift=self.shift, intake=intake)
         bad = sorted(undecodable + bad, key=lambda record: int(record.position.split()[1]))
-        return Batch(mentions=mentions, next_cursor=f"{offset}:{line_number}", bad=bad, exhausted=exhausted)
+        return Batch(mentions=mentions, next_cursor=f"{offset}:{line_number}", bad=bad, exhausted=exhausted,
+                     sanitised=intake.sanitised)
 
     def count_lines(self) -> int:
         with self.path.open("rb") as handle:

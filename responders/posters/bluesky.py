@@ -8,8 +8,8 @@ raises OutcomeUnknown and the outbox reconciles it with ``find_reply`` (our own 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -20,16 +20,11 @@ from atproto_core.exceptions import AtProtocolError
 
 from monitor.config import Brand
 from monitor.sources.base import ParseError, SourceError, credentials
-from monitor.sources.bluesky import (
-    POST_CREDENTIALS,
-    BlueskyOptions,
-    BlueskySession,
-    bluesky_handle,
-    parse_timestamp,
-    post_uri_parts,
-    retry_after_seconds,
-    xrpc_error,
-)
+from monitor.sources.bluesky import SPEC, BlueskyOptions
+from monitor.sources.bluesky.client import BlueskySession, bluesky_handle, retry_after_seconds, xrpc_error
+from monitor.sources.bluesky.parse import parse_timestamp, post_uri_parts
+from monitor.sources.common import Clock, utcnow
+from monitor.sources.spec import read_options
 from responders.posters.base import OutcomeUnknown, PostError, ReplyTarget
 
 log = logging.getLogger("closeloop.posters.bluesky")
@@ -38,10 +33,6 @@ GET_POSTS = "app.bsky.feed.getPosts"
 AUTHOR_FEED = "app.bsky.feed.getAuthorFeed"
 CREATE_RECORD = "com.atproto.repo.createRecord"
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def normalise_text(text: str) -> str:
@@ -105,10 +96,9 @@ def _post_error(exc: Exception, now: datetime) -> PostError:
 class BlueskyPoster:
     """Replies as the brand's Bluesky account; keeps one session across replies (see BlueskySession)."""
 
-    platform = "bluesky"
+    platform = SPEC.name
 
-    def __init__(self, *, session: BlueskySession, find_reply_pages: int = 5,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, *, session: BlueskySession, find_reply_pages: int = 5, clock: Clock = utcnow) -> None:
         self.session = session
         self.find_reply_pages = find_reply_pages
         self.clock = clock
@@ -232,12 +222,13 @@ def build_poster(brand: Brand, options: Mapping[str, Any], env: Mapping[str, str
     naming BLUESKY_APP_PASSWORD (or its override in ``options["credentials_env"]``), PostError(permanent)
     for a bad option or no handle (``options["handle"]``, else ``brand.handles.bluesky``)."""
     overrides = options.get("credentials_env") or {}
-    secrets = credentials(f"{brand.name} poster", env, POST_CREDENTIALS, overrides)
+    owner = f"the {brand.name} Bluesky poster"
+    secrets = credentials(f"{brand.name} poster", env, SPEC.post_credentials, overrides)
     try:
-        parsed = BlueskyOptions.from_mapping(options)
-        handle = bluesky_handle(options, brand, f"the {brand.name} Bluesky poster")
-    except SourceError as exc:
+        parsed: BlueskyOptions = read_options(BlueskyOptions, options, owner)
+        handle = bluesky_handle(parsed.handle, brand, owner)
+    except (ValueError, SourceError) as exc:
         raise PostError(str(exc), permanent=True) from exc
-    session = BlueskySession(base_url=parsed.api_base_url, handle=handle, app_password=secrets["app_password"],
+    session = BlueskySession(base_url=parsed.base_url, handle=handle, app_password=secrets["app_password"],
                              timeout_seconds=parsed.timeout_seconds)
     return BlueskyPoster(session=session, find_reply_pages=parsed.find_reply_pages)

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import requests
 from mastodon.errors import (
     MastodonAPIError,
     MastodonError,
@@ -26,23 +25,20 @@ from mastodon.errors import (
     MastodonServerError,
     MastodonUnauthorizedError,
 )
-from urllib3.exceptions import NewConnectionError
 
 from monitor.config import Brand
 from monitor.sources.base import ParseError, credentials
-from monitor.sources.mastodon import (
-    DEFAULT_TIMEOUT,
-    PLATFORM,
-    POST_CREDENTIALS,
-    api_base_url,
-    html_to_text,
-    http_status,
-    make_client,
-    parse_timestamp,
-)
+from monitor.sources.common import never_sent
+from monitor.sources.mastodon import SPEC, MastodonOptions
+from monitor.sources.mastodon.client import DEFAULT_TIMEOUT, api_base_url, http_status, make_client
+from monitor.sources.mastodon.html import html_to_text
+from monitor.sources.mastodon.parse import parse_timestamp
+from monitor.sources.spec import read_options
 from responders.posters.base import OutcomeUnknown, PostError, ReplyTarget
 
 log = logging.getLogger("closeloop.posters.mastodon")
+
+PLATFORM = SPEC.name
 
 PAGE_SIZE = 40
 FIND_PAGES = 5  # how many pages of our own statuses find_reply reads, newest first
@@ -65,22 +61,6 @@ def _author_acct(target: ReplyTarget) -> str:
 def _mentions(text: str, acct: str) -> bool:
     user = acct.split("@", 1)[0]
     return re.search(rf"(?<![\w/])@{re.escape(user)}(?![\w])", text, re.IGNORECASE) is not None
-
-
-def _never_sent(exc: BaseException) -> bool:
-    """Whether a network failure happened before the request could reach the instance (connecting)."""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, requests.exceptions.ConnectTimeout | NewConnectionError):
-            return True
-        if isinstance(cause, requests.exceptions.ConnectionError) and cause.args:
-            reason = getattr(cause.args[0], "reason", None)
-            if isinstance(reason, NewConnectionError):
-                return True
-        cause = cause.__cause__ or cause.__context__
-    return False
 
 
 class MastodonPoster:
@@ -145,7 +125,7 @@ class MastodonPoster:
         what = f"reply to {target.platform_id}"
         status = http_status(exc, self._session)
         if isinstance(exc, MastodonNetworkError):
-            if _never_sent(exc):
+            if never_sent(exc):
                 return PostError(f"{what}: could not connect to {self.base_url}; nothing was sent")
             return OutcomeUnknown(f"{what}: no answer from {self.base_url} ({str(exc)[:160]})")
         if status is not None and 200 <= status < 300:
@@ -240,16 +220,15 @@ def build_poster(brand: Brand, options: Mapping[str, Any], env: Mapping[str, str
     Options: api_base_url (or instance; default https://<domain of brands.handles.mastodon>), timeout (10 s),
     mention_author (true), credentials_env ({}). Env: MASTODON_ACCESS_TOKEN (needs write:statuses, read).
     """
-    secrets = credentials(f"{brand.name} poster", env, POST_CREDENTIALS, options.get("credentials_env", {}))
+    owner = f"{brand.name} poster"
+    secrets = credentials(owner, env, SPEC.post_credentials, options.get("credentials_env", {}))
     try:
-        return MastodonPoster(
-            base_url=api_base_url(options, brand),
-            access_token=secrets["access_token"],
-            timeout=float(options.get("timeout", DEFAULT_TIMEOUT)),
-            mention_author=bool(options.get("mention_author", True)),
-        )
-    except (TypeError, ValueError) as exc:
-        raise PostError(f"{brand.name} poster: {exc}", permanent=True) from None
+        parsed: MastodonOptions = read_options(MastodonOptions, options, owner)
+        base_url = api_base_url(parsed, brand)
+    except ValueError as exc:
+        raise PostError(str(exc) if str(exc).startswith(owner) else f"{owner}: {exc}", permanent=True) from None
+    return MastodonPoster(base_url=base_url, access_token=secrets["access_token"], timeout=parsed.timeout,
+                          mention_author=parsed.mention_author)
 
 
 __all__ = ["MastodonPoster", "build_poster", "comparable"]

@@ -1,6 +1,6 @@
 """Replying on Reddit: one comment under the mention, through praw, never retried.
 
-The client is ``make_reddit``'s (monitor.sources.reddit): prawcore's retries of timeouts and 5xx (POSTs
+The client is ``make_reddit``'s (monitor.sources.reddit.client): prawcore's retries of timeouts and 5xx (POSTs
 included) and praw's re-POST after a RATELIMIT answer are off, so a reply is sent at most once per call.
 Reddit takes no idempotency key; a lost outcome is settled by ``find_reply`` over our own comments.
 """
@@ -21,16 +21,16 @@ from praw.exceptions import PRAWException, RedditAPIException
 
 from monitor.config import Brand
 from monitor.sources.base import ParseError, credentials
-from monitor.sources.reddit import (
-    POST_CREDENTIALS,
+from monitor.sources.reddit import SPEC, RedditOptions
+from monitor.sources.reddit.client import (
     RateLimitState,
     TransportError,
     client_options,
     describe_failure,
     make_reddit,
-    normalise_text,
-    read_listing,
 )
+from monitor.sources.reddit.parse import normalise_text, read_listing
+from monitor.sources.spec import read_options
 from responders.posters.base import OutcomeUnknown, PostError, ReplyTarget
 
 log = logging.getLogger("closeloop.posters.reddit")
@@ -60,7 +60,7 @@ class RedditPoster:
     rate_limit: RateLimitState
     connect: Callable[[], praw.Reddit] | None = None  # makes a fresh client after Reddit refuses our token
     max_pages: int = 10
-    platform: str = "reddit"
+    platform: str = SPEC.name
 
     def post_reply(self, *, target: ReplyTarget, text: str, idempotency_key: str) -> str:
         """Comment ``text`` under ``target``; returns the new comment's fullname.
@@ -157,10 +157,13 @@ def build_poster(brand: Brand, options: Mapping[str, Any], env: Mapping[str, str
     ``user_agent``, ``timeout``) and REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET, REDDIT_USERNAME, REDDIT_PASSWORD
     (renamed by ``credentials_env``)."""
     name = f"{brand.name} poster"
-    secrets = credentials(name, env, POST_CREDENTIALS, options.get("credentials_env", {}))
-    client = client_options(options, brand, name)
+    secrets = credentials(name, env, SPEC.post_credentials, options.get("credentials_env", {}))
+    try:
+        parsed: RedditOptions = read_options(RedditOptions, options, name)
+    except ValueError as exc:
+        raise PostError(str(exc), permanent=True) from None
     rate_limit = RateLimitState()
     connect = functools.partial(make_reddit, client_id=secrets["client_id"], client_secret=secrets["client_secret"],
                                 username=secrets["username"], password=secrets["password"], rate_limit=rate_limit,
-                                **client)
+                                **client_options(parsed, brand))
     return RedditPoster(reddit=connect(), connect=connect, username=secrets["username"], rate_limit=rate_limit)

@@ -1,4 +1,7 @@
-"""Building posters: one per (brand, platform) that has a configured source and posting credentials."""
+"""Building posters: one per (brand, platform) that has a configured source and posting credentials.
+
+Every platform in monitor.sources.platforms has its poster in ``responders/posters/<platform>.py``, imported
+only when a source needs it."""
 
 from __future__ import annotations
 
@@ -8,16 +11,12 @@ from collections.abc import Mapping
 
 from monitor.config import Settings
 from monitor.sources.base import MissingCredentials
-from responders.posters.base import Poster
+from monitor.sources.platforms import PLATFORMS
+from responders.posters.base import Poster, PostError
 
 log = logging.getLogger("closeloop.posters")
 
-POSTER_MODULES = {
-    "x": "responders.posters.x",
-    "reddit": "responders.posters.reddit",
-    "mastodon": "responders.posters.mastodon",
-    "bluesky": "responders.posters.bluesky",
-}
+POSTER_MODULES = {name: spec.poster_module for name, spec in PLATFORMS.items()}
 
 
 def build_posters(settings: Settings, env: Mapping[str, str]) -> dict[tuple[str, str], Poster]:
@@ -35,6 +34,6 @@ def build_posters(settings: Settings, env: Mapping[str, str]) -> dict[tuple[str,
         options = {**source.options, "credentials_env": dict(source.credentials_env)}
         try:
             posters[key] = module.build_poster(brand, options, env)
-        except MissingCredentials as exc:
+        except (MissingCredentials, PostError) as exc:  # the source still polls; replies wait, saying why
             log.warning("poster_skipped brand=%s platform=%s reason=%r", brand.name, source.platform, str(exc))
     return posters

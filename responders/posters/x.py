@@ -1,6 +1,6 @@
 """The X poster: a public reply through tweepy.Client (POST /2/tweets, OAuth 1.0a user context), exactly once.
 
-The client never retries and never follows redirects (monitor.sources.x.XClient), so one call is at most one
+The client never retries and never follows redirects (monitor.sources.x.client.XClient), so one call is at most one
 POST. Whether X acted is known only from its answer: a lost answer (timeout, dropped connection) or a 5xx is
 OutcomeUnknown, and the outbox reconciles with find_reply (our own timeline, GET /2/users/:id/tweets).
 """
@@ -16,36 +16,22 @@ from typing import Any
 
 import requests
 import tweepy
-from urllib3.exceptions import NewConnectionError
 
 from monitor.config import Brand
 from monitor.sources.base import ParseError, credentials
-from monitor.sources.x import (
-    DEFAULT_API_BASE_URL,
-    DEFAULT_TIMEOUT,
-    POST_CREDENTIALS,
-    XClient,
-    is_tweet_id,
-    retry_after,
-    utcnow,
-)
+from monitor.sources.common import Clock, iso_timestamp, never_sent, utcnow
+from monitor.sources.spec import read_options
+from monitor.sources.x import SPEC, XOptions
+from monitor.sources.x.client import XClient, make_client, retry_after
+from monitor.sources.x.parse import is_tweet_id, parse_created_tweet
 from responders.posters.base import OutcomeUnknown, PostError, ReplyTarget
 
-PLATFORM = "x"
+PLATFORM = SPEC.name
 # find_reply looks this far before ``since`` too: our clock and X's may disagree by a little.
 CLOCK_SKEW = timedelta(seconds=60)
 FIND_MAX_PAGES = 10
 
 log = logging.getLogger("closeloop.posters.x")
-
-
-def parse_created_tweet(payload: Any) -> str:
-    """The new tweet's id from a POST /2/tweets body ({"data": {"id", "text"}}); ParseError otherwise."""
-    data = payload.get("data") if isinstance(payload, dict) else None
-    tweet_id = data.get("id") if isinstance(data, dict) else None
-    if not is_tweet_id(tweet_id):
-        raise ParseError("POST /2/tweets: the body has no data.id")
-    return str(tweet_id)
 
 
 def _url_free(text: str) -> str:
@@ -69,12 +55,9 @@ def replied_to(tweet: Mapping[str, Any]) -> str | None:
 
 def _created_at(tweet: Mapping[str, Any]) -> datetime | None:
     value = tweet.get("created_at")
-    if not isinstance(value, str):
-        return None
     try:
-        parsed = datetime.fromisoformat(value)
-        return parsed.astimezone(UTC) if parsed.tzinfo else None
-    except (ValueError, OverflowError):
+        return iso_timestamp(value, "created_at") if isinstance(value, str) else None
+    except ParseError:
         return None
 
 
@@ -82,21 +65,12 @@ def _describe(exc: Exception) -> str:
     return " ".join(str(exc).split())[:300]
 
 
-def _never_sent(exc: requests.ConnectionError) -> bool:
-    """A connection that could not be opened carried no request (refused, DNS); anything later may have."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, NewConnectionError)
-
-
 class XPoster:
     """Replies as the brand's X account. ``user_id`` is our account's id (looked up via /2/users/me if None)."""
 
     platform = PLATFORM
 
-    def __init__(self, *, client: XClient, user_id: str | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, *, client: XClient, user_id: str | None = None, clock: Clock = utcnow) -> None:
         self.client = client
         self.user_id = user_id
         self.clock = clock
@@ -119,7 +93,7 @@ class XPoster:
             status = exc.response.status_code
             raise PostError(f"X refused the reply: {_describe(exc)}", permanent=status not in (408, 409, 425)) from None
         except requests.ConnectionError as exc:
-            if _never_sent(exc):
+            if never_sent(exc):
                 raise PostError(f"X unreachable: {type(exc).__name__}", permanent=False) from None
             raise OutcomeUnknown(f"X connection lost after sending: {type(exc).__name__}", permanent=False) from None
         except requests.Timeout as exc:
@@ -198,14 +172,17 @@ class XPoster:
 
 
 def build_poster(brand: Brand, options: Mapping[str, Any], env: Mapping[str, str]) -> XPoster:
-    """An XPoster for ``brand``. Options: api_base_url (https://api.twitter.com), timeout (10 s), user_id
-    (looked up via /2/users/me when absent), credentials_env (role -> variable). Secrets: X_CONSUMER_KEY,
-    X_CONSUMER_SECRET, X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET."""
-    secrets = credentials(f"{brand.name} poster", env, POST_CREDENTIALS, options.get("credentials_env", {}))
-    timeout = options.get("timeout", DEFAULT_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise ValueError("option 'timeout' must be a positive number")
-    client = XClient(base_url=str(options.get("api_base_url") or DEFAULT_API_BASE_URL), timeout=float(timeout),
-                     **secrets)
-    user_id = options.get("user_id")
-    return XPoster(client=client, user_id=str(user_id) if user_id else None)
+    """An XPoster for ``brand`` from the options of its first X source (XOptions: api_base_url, timeout,
+    user_id, looked up via /2/users/me when absent) and ``credentials_env`` (role -> variable). Secrets:
+    X_CONSUMER_KEY, X_CONSUMER_SECRET, X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET. PostError(permanent) for a
+    bad option."""
+    owner = f"{brand.name} poster"
+    secrets = credentials(owner, env, SPEC.post_credentials, options.get("credentials_env", {}))
+    try:
+        parsed: XOptions = read_options(XOptions, options, owner)
+    except ValueError as exc:
+        raise PostError(str(exc), permanent=True) from None
+    return XPoster(client=make_client(parsed, secrets), user_id=parsed.user_id)
+
+
+__all__ = ["XPoster", "build_poster", "normalise", "parse_created_tweet", "replied_to"]

@@ -308,13 +308,16 @@ class FakeBluesky(FakePlatform):
             uri = f"at://{account.did}/app.bsky.feed.like/{tid(time_us_of(at), 7)}"
             self.notifications.append(Notification(uri, cid_for(record), account.did, "like", record, at, subject))
 
-    def delete_post(self, uri: str) -> None:
+    def delete_post(self, uri: str, *, at: datetime | None = None) -> None:
+        """The author deletes the post ``at`` (default: a millisecond after it was indexed, in the fake's own
+        time, which tests set; not the wall clock): gone from views, a delete event on the stream."""
         with self.lock:
             post = self.posts.pop(uri)
             self.notifications = [n for n in self.notifications if n.uri != uri]
-        self.jetstream.publish({"did": post.did, "time_us": time_us_of(datetime.now(UTC)), "kind": "commit",
-                                "commit": {"rev": tid(time_us_of(datetime.now(UTC))), "operation": "delete",
-                                           "collection": POST, "rkey": post.rkey}})
+        when = time_us_of(at or post.indexed_at + timedelta(milliseconds=1))
+        self.jetstream.publish({"did": post.did, "time_us": when, "kind": "commit",
+                                "commit": {"rev": tid(when), "operation": "delete", "collection": POST,
+                                           "rkey": post.rkey}})
 
     def gate(self, root_uri: str, allow: list[Any] | None = None) -> None:
         """A threadgate on ``root_uri``; ``allow=[]`` (the default) lets nobody reply."""
