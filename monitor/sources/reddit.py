@@ -514,6 +514,11 @@ class RedditSource:
     def clock(self) -> Callable[[], datetime]:
         return self.rate_limit.clock
 
+    @clock.setter
+    def clock(self, clock: Callable[[], datetime]) -> None:
+        """The daemon hands every source its clock; the rate-limit arithmetic reads the same one."""
+        self.rate_limit.clock = clock
+
     # -- requests
     def _path(self, endpoint: str) -> str:
         subs = "+".join(self.subreddits)
