@@ -190,8 +190,9 @@ class CaseDetail:
 
 
 def case_detail(engine: Engine, *, case_id: int, history_limit: int = 20, thread_limit: int = 100) -> CaseDetail | None:
-    """A case with its root post, current draft, thread, events, and the customer's history: earlier cases
-    and posts by the same author, on any platform (same author row, or the same handle ignoring case)."""
+    """A case with its root post, current draft (the newest: the reply, or later the satisfaction follow-up),
+    thread, events, and the customer's history: earlier cases and posts by the same author, on any platform
+    (same author row, or the same handle ignoring case)."""
     query = (
         select(*_queue_columns(), _case.c.author_id, _author.c.key, _case.c.opened_at, _case.c.resolution,
                _case.c.resolution_note, _case.c.resolved_by, _case.c.conversation_id.label("case_conversation"))
@@ -210,7 +211,7 @@ def case_detail(engine: Engine, *, case_id: int, history_limit: int = 20, thread
             select(_draft.c.id, _draft.c.status, _draft.c.text, _draft.c.quote, _draft.c.language, _draft.c.agent,
                    _draft.c.style_issues, _draft.c.text_hash, _draft.c.approved_by, _draft.c.approved_at,
                    _draft.c.sent_at, _draft.c.last_error)
-            .where(_draft.c.case_id == case_id, _draft.c.kind == "reply").order_by(_draft.c.id.desc()).limit(1)
+            .where(_draft.c.case_id == case_id).order_by(_draft.c.id.desc()).limit(1)
         ).first()
         post_columns = (_mention.c.id, _mention.c.platform, _mention.c.text, _mention.c.url, _mention.c.created_at,
                         _author.c.handle, _author.c.name)
