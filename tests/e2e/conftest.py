@@ -1,8 +1,8 @@
 """The desk the end-to-end tests share, once per database backend (module scope: it takes seconds to set up).
 
-SQLite runs one watching daemon; PostgreSQL runs two (different ``--node-id``) on a database this fixture
-creates on the server and drops afterwards. PostgreSQL is skipped when the server is not there, and fails
-instead when ``CLOSELOOP_REQUIRE_POSTGRES`` is set (as in CI).
+SQLite runs one watching daemon (and later one posting daemon); PostgreSQL runs two of each (different
+``--node-id``) on a database this fixture creates on the server and drops afterwards. PostgreSQL is skipped
+when the server is not there, and fails instead when ``CLOSELOOP_REQUIRE_POSTGRES`` is set (as in CI).
 """
 
 from __future__ import annotations

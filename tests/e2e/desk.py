@@ -130,13 +130,20 @@ class Daemon:
     roles: str
     process: subprocess.Popen[bytes]
     log: Path
+    signalled: bool = False
 
     def output(self) -> str:
         return self.log.read_text("utf-8", errors="replace")
 
-    def stop(self, timeout: float = 60) -> int:
-        if self.process.poll() is None:
+    def terminate(self) -> None:
+        """One SIGTERM, as a supervisor sends it (a second one during the exit would be a different test)."""
+        if not self.signalled and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+            self.signalled = True
+
+    def stop(self, timeout: float = 60) -> int:
+        """SIGTERM (once) and the exit status; fails when it is still running after ``timeout``."""
+        self.terminate()
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -193,8 +200,7 @@ class Desk:
 
     def stop_daemons(self) -> dict[str, int]:
         for daemon in self.daemons:
-            if daemon.process.poll() is None:
-                daemon.process.send_signal(signal.SIGTERM)
+            daemon.terminate()
         for daemon in self.daemons:
             self.stopped[daemon.node_id] = daemon.stop()
         return dict(self.stopped)

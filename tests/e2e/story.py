@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,7 +18,7 @@ REPLAY_ID = "t3_replayed1"  # last week's complaint, in the replay file
 
 @dataclass
 class Story:
-    """A customer's thread on one platform, as platform ids (``mention.platform_id``) and times."""
+    """A customer's thread on one platform, as platform ids (``mention.platform_id``)."""
 
     platform: str
     complaint: str = ""
@@ -27,10 +26,8 @@ class Story:
     case_id: int = 0
     reply: str = ""  # ours, to the complaint
     follow_up: str = ""
-    followed_up_at: datetime | None = None
     csat_reply: str = ""  # ours, to the follow-up
     answer: str = ""
-    answered_at: datetime | None = None
     broken: str = ""  # why the story could not go on (an earlier step failed here); later steps skip it
 
 
@@ -54,7 +51,6 @@ def seed_follow_ups(desk: Desk) -> None:
     for story in desk.story.values():
         story.reply = reply_to(desk, story, story.complaint)
         if not story.broken:
-            story.followed_up_at = datetime.now(UTC)
             story.follow_up = desk.platform(story.platform).follow_up(
                 our_reply=story.reply, own_post=story.complaint, text=FOLLOW_UP)
 
@@ -64,5 +60,4 @@ def seed_answers(desk: Desk) -> None:
     for story in desk.story.values():
         story.csat_reply = reply_to(desk, story, story.follow_up)
         if not story.broken:
-            story.answered_at = datetime.now(UTC)
             story.answer = desk.platform(story.platform).answer(our_reply=story.csat_reply, text=CSAT_ANSWER)

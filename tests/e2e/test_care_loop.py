@@ -313,6 +313,7 @@ def test_the_daemons_digest_job_mails_last_weeks_digest_once(csat_recorded: Desk
                          lambda: len(_digests(desk, week)) >= len(RECIPIENTS) and _digests(desk, week), timeout=30)
     assert sorted(m["To"] for m in messages) == sorted(RECIPIENTS), "one each, however many daemons run"
     assert "1 complaints, 0 resolved, 0 answered but not fixed." in _text(messages[0]), _text(messages[0])
+    assert "Mentions: 1 (last week 0)" in _text(messages[0]), _text(messages[0])
 
 
 def test_every_daemon_stops_on_sigterm_and_exits_0_with_no_traceback_logged(csat_recorded: Desk) -> None:
@@ -323,6 +324,12 @@ def test_every_daemon_stops_on_sigterm_and_exits_0_with_no_traceback_logged(csat
         log = daemon.output()
         assert f"daemon_stopped owner={daemon.node_id}" in log and "forced" not in log, log[-3000:]
         assert "Traceback" not in log, f"{daemon.node_id}:\n{log[-6000:]}"
+
+
+def test_each_recipient_got_each_weeks_digest_exactly_once(csat_recorded: Desk) -> None:
+    sent = [(m["X-Closeloop-Week"], m["To"]) for m in
+            (email.message_from_bytes(raw, policy=default) for _to, raw in csat_recorded.inbox.messages)]
+    assert len(sent) == 2 * len(RECIPIENTS) and len(set(sent)) == len(sent), sent
 
 
 def test_no_secret_reaches_the_config_a_log_or_a_commands_output(csat_recorded: Desk) -> None:
