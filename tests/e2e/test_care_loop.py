@@ -256,7 +256,9 @@ def test_the_customers_rating_is_recorded_on_the_case(csat_recorded: Desk, platf
     answer = desk.mention(platform, story.answer)
     assert answer is not None, f"the {platform} rating was never stored {desk.notes}"
     case = desk.case(story.case_id)
-    assert (case.state, case.csat) == ("resolved", CSAT_SCORE), (case, answer)
+    assert (case.state, case.csat) == ("resolved", CSAT_SCORE), (
+        f"case {case.id} ({case.state}, csat {case.csat}) is the thread {case.conversation_id}; the rating was "
+        f"stored in the thread {answer.conversation_id}, in reply to {answer.in_reply_to_id}, case {answer.case_id}")
 
 
 def test_every_customer_post_is_stored_once_and_none_of_ours(csat_recorded: Desk) -> None:
