@@ -21,8 +21,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
 
-from models.tables import Author, Case, Draft, Mention, Sentiment, Source
+import models.tables  # noqa: F401  (the tables, to read them)
 from tests.e2e.platforms import BRAND, KEYWORD, Platform
 from tests.e2e.story import Story
 
@@ -33,6 +34,8 @@ RECIPIENTS = ("ceo@acme.example", "care-lead@acme.example")
 SOURCE_INTERVAL_SECONDS = 10  # the least a source may be configured to wait between polls
 FOLLOWUP_INTERVAL_SECONDS = 10  # likewise for the thread of an open case
 T = TypeVar("T")
+MENTION, AUTHOR, SENTIMENT, CASE, DRAFT, SOURCE = (
+    SQLModel.metadata.tables[name] for name in ("mention", "author", "sentiment", "case", "draft", "source"))
 
 
 class DaemonDied(AssertionError):
@@ -263,49 +266,48 @@ class Desk:
             return list(connection.execute(query))
 
     def mention(self, platform: str, platform_id: str) -> Any:
-        """The stored mention with its case and sentiment, or None."""
+        """The stored mention with its author, case and sentiment, or None."""
         found = self.rows(
-            select(Mention.id, Mention.canonical_id, Mention.case_id, Mention.conversation_id,  # type: ignore[call-overload]
-                   Mention.in_reply_to_id, Mention.created_at, Mention.triaged_at, Author.handle, Sentiment.label)
-            .join(Author, Author.id == Mention.author_id)
-            .outerjoin(Sentiment, Sentiment.mention_id == Mention.id)
-            .where(Mention.platform == platform, Mention.platform_id == platform_id))
+            select(MENTION.c.id, MENTION.c.case_id, MENTION.c.conversation_id, MENTION.c.in_reply_to_id,
+                   MENTION.c.created_at, MENTION.c.triaged_at, AUTHOR.c.handle, SENTIMENT.c.label)
+            .join(AUTHOR, AUTHOR.c.id == MENTION.c.author_id)
+            .outerjoin(SENTIMENT, SENTIMENT.c.mention_id == MENTION.c.id)
+            .where(MENTION.c.platform == platform, MENTION.c.platform_id == platform_id))
         assert len(found) <= 1, f"{platform} post {platform_id} is stored {len(found)} times"
         return found[0] if found else None
 
     def platform_ids(self, platform: str) -> list[str]:
         """Every stored mention of ``platform``, by platform id (repeats included)."""
         return [row.platform_id for row in self.rows(
-            select(Mention.platform_id).where(Mention.platform == platform))]  # type: ignore[call-overload]
+            select(MENTION.c.platform_id).where(MENTION.c.platform == platform))]
 
     def mentions_between(self, start: datetime, end: datetime) -> int:
         """Mentions posted in [start, end) by anyone but the brand."""
         own = [p.brand_handle for p in self.platforms]
-        return len(self.rows(select(Mention.id).join(Author, Author.id == Mention.author_id)  # type: ignore[call-overload]
-                             .where(Mention.created_at >= start, Mention.created_at < end,
-                                    Author.handle.not_in(own))))  # type: ignore[attr-defined]
+        return len(self.rows(select(MENTION.c.id).join(AUTHOR, AUTHOR.c.id == MENTION.c.author_id)
+                             .where(MENTION.c.created_at >= start, MENTION.c.created_at < end,
+                                    AUTHOR.c.handle.not_in(own))))
+
+    def untriaged(self) -> int:
+        return len(self.rows(select(MENTION.c.id).where(MENTION.c.triaged_at.is_(None))))
 
     def case(self, case_id: int) -> Any:
         """The case, or None."""
-        found = self.rows(select(Case.id, Case.state, Case.resolution, Case.csat, Case.csat_requested_at,  # type: ignore[call-overload]
-                                 Case.first_response_at, Case.platform, Case.conversation_id)
-                          .where(Case.id == case_id))
+        found = self.rows(select(CASE.c.id, CASE.c.state, CASE.c.resolution, CASE.c.csat, CASE.c.platform,
+                                 CASE.c.first_response_at, CASE.c.conversation_id).where(CASE.c.id == case_id))
         return found[0] if found else None
 
     def drafts(self, case_id: int, kind: str | None = None) -> list[Any]:
-        query = select(Draft.id, Draft.kind, Draft.status, Draft.approved_by, Draft.platform_reply_id,  # type: ignore[call-overload]
-                       Draft.mention_id, Draft.text, Draft.last_error).where(Draft.case_id == case_id)
+        query = select(DRAFT.c.id, DRAFT.c.kind, DRAFT.c.status, DRAFT.c.approved_by, DRAFT.c.platform_reply_id,
+                       DRAFT.c.mention_id, DRAFT.c.text).where(DRAFT.c.case_id == case_id)
         if kind is not None:
-            query = query.where(Draft.kind == kind)
-        return self.rows(query.order_by(Draft.id))
+            query = query.where(DRAFT.c.kind == kind)
+        return self.rows(query.order_by(DRAFT.c.id))
 
     def source(self, name: str) -> Any:
-        [row] = self.rows(select(Source.name, Source.last_success_at, Source.lease_owner,  # type: ignore[call-overload]
-                                 Source.last_error).where(Source.name == name))
+        [row] = self.rows(select(SOURCE.c.last_success_at, SOURCE.c.lease_owner, SOURCE.c.last_error)
+                          .where(SOURCE.c.name == name))
         return row
-
-    def untriaged(self) -> int:
-        return len(self.rows(select(Mention.id).where(Mention.triaged_at.is_(None))))  # type: ignore[call-overload, union-attr]
 
 
 def subprocess_env(platforms: Iterable[Platform]) -> dict[str, str]:

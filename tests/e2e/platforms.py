@@ -40,7 +40,7 @@ STEPS = ("drafted", "approved_cli", "posted_cli", "resolved", "approved_console"
 class LiveX(FakeX):
     """The fake X on the wall clock: the daemons under test run on real time, so X's "now" must too."""
 
-    @property  # type: ignore[override]
+    @property
     def now(self) -> datetime:
         return datetime.now(UTC)
 
