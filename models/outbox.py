@@ -284,11 +284,10 @@ def release_drafts(engine: Engine, *, owner: str) -> int:
 
 
 def draft_for_case(engine: Engine, *, case_id: int) -> int | None:
-    """The case's current reply draft (the newest not yet sent or rejected)."""
+    """The case's current draft (the newest reply or satisfaction follow-up not yet sent or rejected)."""
     with reading(engine) as connection:
         row = connection.execute(
-            select(DRAFT.c.id).where(DRAFT.c.case_id == case_id, DRAFT.c.kind == "reply",
-                                     DRAFT.c.status.in_(EDITABLE))
+            select(DRAFT.c.id).where(DRAFT.c.case_id == case_id, DRAFT.c.status.in_(EDITABLE))
             .order_by(DRAFT.c.id.desc()).limit(1)
         ).first()
         return row.id if row else None

@@ -220,8 +220,9 @@ class CaseDetail:
 
 
 def case_detail(engine: Engine, *, case_id: int, history_limit: int = 20, thread_limit: int = 100) -> CaseDetail | None:
-    """A case with its root post, current draft, thread, events, and the customer's history: earlier cases
-    and posts by the same author, on any platform (same author row, or the same handle ignoring case)."""
+    """A case with its root post, current draft (the newest: the reply, or later the satisfaction follow-up),
+    thread, events, and the customer's history: earlier cases and posts by the same author, on any platform
+    (same author row, or the same handle ignoring case)."""
     query = (
         select(*_queue_columns(), CASE.c.author_id, AUTHOR.c.key, CASE.c.opened_at, CASE.c.resolution,
                CASE.c.resolution_note, CASE.c.resolved_by, CASE.c.conversation_id.label("case_conversation"))
@@ -240,7 +241,7 @@ def case_detail(engine: Engine, *, case_id: int, history_limit: int = 20, thread
             select(DRAFT.c.id, DRAFT.c.status, DRAFT.c.text, DRAFT.c.quote, DRAFT.c.language, DRAFT.c.agent,
                    DRAFT.c.style_issues, DRAFT.c.text_hash, DRAFT.c.approved_by, DRAFT.c.approved_at,
                    DRAFT.c.sent_at, DRAFT.c.last_error)
-            .where(DRAFT.c.case_id == case_id, DRAFT.c.kind == "reply").order_by(DRAFT.c.id.desc()).limit(1)
+            .where(DRAFT.c.case_id == case_id).order_by(DRAFT.c.id.desc()).limit(1)
         ).first()
         post_columns = (MENTION.c.id, MENTION.c.platform, MENTION.c.text, MENTION.c.url, MENTION.c.created_at,
                         AUTHOR.c.handle, AUTHOR.c.name)
