@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from monitor.config_drafting import BrandFacts, DraftingSettings
+
 DEFAULT_MODEL = "cardiffnlp/twitter-xlm-roberta-base-sentiment"
 # A commit of the model repository on the Hugging Face hub; pinned so a push upstream cannot change scores.
 DEFAULT_MODEL_REVISION = "f3e34b6c30bf27b6649f72eca85d0bbe79df1e55"
@@ -76,6 +78,9 @@ class BrandHandles(_Section):
 class Brand(_Section):
     name: str = Field(description="Display name of the brand.")
     handles: BrandHandles = Field(default_factory=BrandHandles, description="The brand's own accounts.")
+    facts: BrandFacts = Field(
+        default_factory=BrandFacts, description="What the brand says about itself in public; replies state nothing more."
+    )
     keywords: tuple[str, ...] = Field(
         (), description="Words that make a post a mention of this brand (case-insensitive)."
     )
@@ -251,6 +256,7 @@ class Settings(_Section):
     scoring: ScoringSettings = Field(default_factory=ScoringSettings, description="The sentiment scorer.")
     ranking: RankingSettings = Field(default_factory=RankingSettings, description="The urgency ranker.")
     sources: tuple[SourceSettings, ...] = Field((), description="Where mentions come from.")
+    drafting: DraftingSettings = Field(default_factory=DraftingSettings, description="How replies are drafted.")
     daemon: DaemonSettings = Field(default_factory=DaemonSettings, description="`closeloop run`.")
     console: ConsoleSettings = Field(default_factory=ConsoleSettings, description="The web console.")
     resolution: ResolutionSettings = Field(default_factory=ResolutionSettings, description="Resolution tracking.")
@@ -364,8 +370,10 @@ __all__ = [
     "Agent",
     "AppSettings",
     "Brand",
+    "BrandFacts",
     "ConfigError",
     "DatabaseSettings",
+    "DraftingSettings",
     "RankingSettings",
     "ScoringSettings",
     "Settings",

@@ -31,7 +31,8 @@ from monitor.scoring.language import detect_languages
 from monitor.sources.base import BadRecord, Source
 from monitor.triage import is_complaint
 from monitor.urgency import severity_hits
-from responders.drafting import DraftRequest, classify_complaint, draft_reply
+from responders.drafting import DraftRequest, facts_for, make_drafter
+from responders.understanding import Post, understand
 
 log = logging.getLogger("closeloop.pipeline")
 
@@ -117,14 +118,17 @@ def triage_pending(engine: Engine, settings: Settings, *, now: datetime | None =
     complaints = opened = 0
     for item in pending:
         hits = severity_hits(item.text, item.language, settings.ranking.severity_words)
-        category = classify_complaint(item.text, item.language or settings.brand(item.brand).default_language)
-        cues = [*hits, category] if category != "general" else hits
+        brand = settings.brand(item.brand)
+        reading = understand(Post(item.text, item.language or brand.default_language, item.label, item.score),
+                             catalogue=brand.facts.products)
+        category = reading.category
         complaint = is_complaint(
             label=item.label,
             score=item.score,
-            cues=cues,
+            cues=hits,
             negative_threshold=settings.scoring.negative_threshold,
             from_brand=item.author_handle.lower() in _brand_handles(settings, item.brand),
+            intent=reading.intent,
         )
         _case_id, was_opened = record_triage(
             engine, item=item, complaint=complaint, category=category,
@@ -145,10 +149,11 @@ def choose_agent(settings: Settings, language: str | None, case_id: int) -> Agen
 def draft_pending(engine: Engine, settings: Settings, *, limit: int = DRAFT_BATCH) -> int:
     """Draft replies for one batch of cases without one; returns how many were drafted."""
     drafted = 0
+    drafter = make_drafter(settings.drafting)
     for item in cases_to_draft(engine, limit=limit):
         brand = settings.brand(item.brand)
         agent = choose_agent(settings, item.language or brand.default_language, item.case_id)
-        result = draft_reply(
+        result = drafter(
             DraftRequest(
                 platform=item.platform,
                 post_text=item.text,
@@ -159,6 +164,8 @@ def draft_pending(engine: Engine, settings: Settings, *, limit: int = DRAFT_BATC
                 agent_name=agent.name,
                 agent_signature=agent.signature,
                 default_language=brand.default_language,
+                facts=facts_for(brand),
+                seed=item.case_id,
             )
         )
         drafted += record_draft(
