@@ -27,7 +27,8 @@ COMMITMENTS: dict[str, tuple[str, ...]] = {
         you will have | guarantee* | promise* | within | i can offer | we can offer | i'm sending | we're sending
         i've issued | i have issued | i'm issuing | we're issuing | is on its way | i'm refunding | we're refunding
         let me | i am going to | i'm going to | we are going to | we're going to | approved | has been | have been
-        is being | are being | arranged
+        is being | are being | arranged | here is | here's | enjoy | i've added | we've added | i'd like to offer
+        we'd like to offer | as a gesture | use code | with code | on us
     """),
     "da": phrase_list("""
         jeg sørger for | vi sørger for | du får | du vil få | du modtager | jeg sender | vi sender | jeg refunderer
