@@ -18,8 +18,8 @@ LANES = ("case", "praise", "none")
 
 @dataclass(frozen=True, slots=True)
 class Triage:
-    """Where a mention goes. ``complaint``: the post is judged a complaint (what complaint detection
-    measures); a question opens a case without being one, and so does a post nothing could read."""
+    """Where a mention goes. ``complaint``: the desk treats the post as a complaint (what complaint detection
+    measures): read as one, or negative, or unread by any scorer; a question opens a case without being one."""
 
     lane: str
     complaint: bool
@@ -59,7 +59,7 @@ def triage(
     if intent == "question":
         return Triage("case", False, "question")
     if label == "unscored":
-        return Triage("case", intent is None, "unscored: needs a human look")
+        return Triage("case", True, "unscored: needs a human look")
     if label == "negative" and (score >= negative_threshold or cues):
         return Triage("case", True, "negative")
     if label == "neutral" and cues:

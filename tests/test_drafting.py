@@ -379,3 +379,28 @@ def test_any_post_gets_a_signed_draft_within_the_limit(
     if draft.intent == "complaint":
         apology = APOLOGY[draft.language]
         assert not [i for i in draft.style_issues if i.code == "no_apology"], apology
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_every_plan_fits_on_x_with_a_long_name_and_signature(language: str) -> None:
+    from responders.drafting import Plan
+    from responders.drafting.compose import compose
+    from responders.drafting.templates import EXTRAS, PROBLEMS, STEPS
+
+    templates = load_templates(language)
+    variables = {
+        "order": "#ABC-1234567-89", "product": "Air Pro Max Ultra", "amount": "€1,299.99", "brand": "Acme",
+        "contacts": 4, "times": 4, "status_page": "https://status.acme.example", "help_link": "https://help.acme.example/x",
+        "help_center": "https://help.acme.example", "refund_days": "10", "refund_policy": "https://help.acme.example/r",
+        "support_hours": "Mon–Fri 8–20 CET, Sat 10–16 CET",
+    }
+    shapes = [(step,) for step in STEPS] + [("product_safety", "product_ask"), ("product_safety", "product_known"),
+                                            ("question_check", "question_link")]
+    for steps in shapes:
+        for opener in ("repeat", "complaint_quoted", "question"):
+            for seed in range(2):
+                plan = Plan("complaint", PROBLEMS[seed * 3 % len(PROBLEMS)], opener, tried="called", steps=steps,
+                            extras=EXTRAS, use_quote=opener == "complaint_quoted", variables=variables)
+                text, _ = compose(templates, plan, name="Christopher-Alexander", prefix="", signature="– Maria, Acme care",
+                                  platform="x", quote="q" * 80, seed=seed)
+                assert fits(text, "x"), (language, steps, opener, platform_length(text, "x"), text)

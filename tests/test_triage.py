@@ -39,7 +39,7 @@ def test_without_an_intent_it_decides_from_sentiment_and_cues(label: str, score:
         ("question", "neutral", 0.9, [], "case", False),
         ("other", "neutral", 0.9, [], "none", False),
         ("other", "neutral", 0.9, ["refund"], "case", True),
-        ("other", "unscored", 0.0, [], "case", False),
+        ("other", "unscored", 0.0, [], "case", True),
         ("other", "negative", 0.9, [], "case", True),
     ],
     ids=["praise-never-a-case", "unscored-praise", "sarcastic-complaint", "unscored-complaint", "question",

@@ -4,7 +4,8 @@ platform's limit.
 Pure. Variants are picked so that one case always gets the same sentence and neighbouring cases (consecutive
 ids) get different ones in every part that has more than one variant. When the reply is over the limit,
 optional parts go first (the extras, then the acknowledgement, then the quote), then the shortest variant of
-each part is used, then the name; the signature is never cut.
+each part is used, then the name, then a complaint's opener becomes the brief apology; the signature is never
+cut.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def compose(
     """The reply text for ``plan`` and the quote it uses ("" if none), within ``platform``'s limit whenever
     the signature leaves room for a greeting and the plan's opener and next step."""
 
-    def build(*, drop: int, shortest: bool, named: bool) -> tuple[str, str]:
+    def build(*, drop: int, shortest: bool, named: bool, brief: bool = False) -> tuple[str, str]:
         keep_extras = max(0, len(plan.extras) - drop)
         keep_tried = drop <= len(plan.extras)
         keep_quote = plan.use_quote and drop <= len(plan.extras) + 1
@@ -78,6 +79,8 @@ def compose(
         greetings = templates.greeting_named if named and name else templates.greeting_anonymous
         greeting = _choose(greetings, seed, "greeting", shortest, render)
         opener_key = plan.opener if keep_quote or plan.opener != "complaint_quoted" else "complaint"
+        if brief and opener_key in ("complaint", "complaint_quoted", "repeat"):
+            opener_key = "brief"
         body = [_choose(templates.opener[opener_key], seed, "opener", shortest, render)]
         if plan.tried and keep_tried:
             body.append(render(templates.tried[plan.tried]))
@@ -89,7 +92,8 @@ def compose(
 
     optional = len(plan.extras) + 2
     attempts = [dict(drop=d, shortest=False, named=True) for d in range(optional + 1)]
-    attempts += [dict(drop=optional, shortest=True, named=True), dict(drop=optional, shortest=True, named=False)]
+    attempts += [dict(drop=optional, shortest=True, named=True), dict(drop=optional, shortest=True, named=False),
+                 dict(drop=optional, shortest=True, named=False, brief=True)]
     best: tuple[str, str] | None = None
     for attempt in attempts:
         text, used = build(**attempt)  # type: ignore[arg-type]

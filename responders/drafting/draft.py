@@ -48,7 +48,7 @@ def review(
     )
     return issues + promise_issues(
         text, language=language, facts=facts,
-        allowed_text=[t for t in (facts.support_hours, facts.status_page, facts.help_link(reading.category)) if t],
+        allowed_text=[t for t in (quote, facts.support_hours, facts.status_page, facts.help_link(reading.category)) if t],
     )
 
 

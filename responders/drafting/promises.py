@@ -28,7 +28,7 @@ COMMITMENTS: dict[str, tuple[str, ...]] = {
         i've issued | i have issued | i'm issuing | we're issuing | is on its way | i'm refunding | we're refunding
         let me | i am going to | i'm going to | we are going to | we're going to | approved | has been | have been
         is being | are being | arranged | here is | here's | enjoy | i've added | we've added | i'd like to offer
-        we'd like to offer | as a gesture | use code | with code | on us
+        we'd like to offer | as a gesture | use code | with code
     """),
     "da": phrase_list("""
         jeg sørger for | vi sørger for | du får | du vil få | du modtager | jeg sender | vi sender | jeg refunderer

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import regex
 
 from monitor.languages import normalise_language
+from monitor.phrases import find_phrases
 from responders.understanding.categories import CATEGORIES, STRONG, category_scores, classify
+from responders.understanding.cues import SINCE
 from responders.understanding.details import detail_of
 from responders.understanding.facts import ATTEMPT_KINDS, Amount, Attempt, Facts, extract_facts
 from responders.understanding.intent import INTENTS, decide_intent, intent_cues
@@ -91,13 +93,18 @@ def understand(post: Post, history: Sequence[EarlierContact] = (), *, catalogue:
     scores["billing"] += len(facts.amounts)
     category = max(CATEGORIES, key=lambda c: (scores[c], -CATEGORIES.index(c)))
     category = category if scores[category] > 0 else "general"
-    cues = intent_cues(text, language)
+    cues = intent_cues(text, language, catalogue)
     bare = _NOISE.sub(" ", text)
     words = len(_WORD.findall(bare))
     pressed = any(a.kind == "asked" or (a.times or 0) >= 2 for a in facts.tried)
+    situational = []
+    if category != "general" and any(find_phrases(text, SINCE.get(lang, ()), lang) for lang in {language, "en"}):
+        situational.append("waiting")
+    if category == "billing" and facts.amounts and not cues.leading_question:
+        situational.append("money taken")
     intent, reasons = decide_intent(
         cues, label=post.label, score=post.score, profane=profane, pressed=pressed, category=category,
-        words=words, terse_demand="??" in bare or "?!" in bare or "!?" in bare,
+        words=words, terse_demand="??" in bare or "?!" in bare or "!?" in bare, situational=tuple(situational),
     )
     ordered = sorted(history, key=lambda h: h.days_ago if h.days_ago is not None else float("inf"))
     known = facts

@@ -68,7 +68,7 @@ KEYWORDS: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
                 nobody ever answers | no one answers | hung up | call dropped | agent* | chat bot | chatbot | human
                 ignored | ticket* | help chat | service hours | support team
             """),
-            phrase_list("waiting | waited | chat | call | phone | team | staff | hours | dm"),
+            phrase_list("waiting | waited | chat | call | phone | team | staff | hours | dm | bot | robot"),
         ),
     },
     "da": {
@@ -114,7 +114,7 @@ KEYWORDS: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
                 kundeservice* | support* | uhøflig* | ventetid* | intet svar | ingen svar | uden svar | svarer ikke
                 medarbejder* | telefonkø* | lagde bare på | smidt af | åbent
             """),
-            phrase_list("ventet | venter | chat | telefon* | ringet | ringede"),
+            phrase_list("ventet | venter | chat | telefon* | ringet | ringede | bot | robot"),
         ),
     },
     "fi": {
@@ -160,7 +160,7 @@ KEYWORDS: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
                 asiakaspalvelu* | asiakaspalvelija* | tuki | tuke* | tyly* | epäkohteli* | ei vastaa* | jono*
                 jonotin | jonottanut | puhelu katkesi | lopetti puhelun | ole vastannut | auki
             """),
-            phrase_list("odot* | vastaus* | soitin | puhelime*"),
+            phrase_list("odot* | vastaus* | soitin | puhelime* | chat* | botti*"),
         ),
     },
     "et": {
@@ -206,7 +206,7 @@ KEYWORDS: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
                 klienditeenindus* | tugi | toe* | ebaviisaka* | ebaviisakas | ei vasta* | teenindaja*
                 järjekor* | kõne katkes | pani toru ära | pole vastanud | avatud
             """),
-            phrase_list("ootan | oota* | vastus* | helistasin | telefonil"),
+            phrase_list("ootan | oota* | vastus* | helistasin | telefonil | vestlus* | robot*"),
         ),
     },
     "he": {
@@ -251,7 +251,7 @@ KEYWORDS: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
                 שירות* | תמיכה | נציג* | גס רוח | חצוף* | ממתין* | המתנה | אין מענה | לא עונים | לא ענה
                 השיחה התנתקה | שעות הפעילות | הודעה פרטית
             """),
-            phrase_list("מחכה | חיכיתי | תשובה | התקשרתי | על הקו"),
+            phrase_list("מחכה | חיכיתי | תשובה | התקשרתי | על הקו | צ'אט | בוט"),
         ),
     },
     "ko": {
@@ -289,7 +289,7 @@ KEYWORDS: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
             phrase_list("""
                 상담 | 불친절 | 답변 | 응답 | 연락이 없 | 답장 | 전화가 끊 | 운영
             """),
-            phrase_list("고객센터 | 기다 | 대기 | 전화"),
+            phrase_list("고객센터 | 기다 | 대기 | 전화 | 채팅 | 봇"),
         ),
     },
 }

@@ -24,7 +24,10 @@ PROBLEM: dict[str, tuple[str, ...]] = {
         issue | issues | complain* | again | why is | why was | why did | why am i | why do i | why does
         why have | why are | need help | need a human | keeps | spins forever | looping | never signed up
         for no reason | gone | what's the point | me again | who do i talk to | thanks for nothing | rattl*
-        noise | dangerous | unsafe | not happy | unhappy | not good | not great | not ok | still | nothing here
+        noise | dangerous | unsafe | not happy | unhappy | not good | not great | not ok | nothing here
+        still broken | still crashing | still not working | still down | still missing | where is | where's
+        seriously | what's going on | what is going on | snapped | don't recommend | do not recommend
+        wouldn't recommend | would not recommend | not okay | not ok | losing patience | want it back
         not here | days straight | weeks straight | for days | for weeks | weeks waiting | days waiting | waiting for
         i was home | was promised | promised | no sound | charged for | instead of | is there a human | not yet |
         at random | randomly | twice now | keeps cancelling | cancels my | 😡 | 😤 | 🤬 | 👎 | 😠 | 🙄 | 😞
@@ -32,12 +35,13 @@ PROBLEM: dict[str, tuple[str, ...]] = {
     "da": phrase_list("""
         ikke kommet | ikke modtaget | stadig ikke | stadig ingen | stadig ingenting | hvor er min | hvor er mine
         hvor bliver | mangler | forsvundet | i stykker | ødelagt* | smadret | revnet | virker ikke | kan ikke
-        går ned | nede | låst | hacket | trukket pengene to gange | to gange | dobbelt | ingen refusion
+        går ned | nede | låst | hacket | fejler | trukket pengene to gange | to gange | dobbelt | ingen refusion
         ikke fået | forkert* | forsinket | defekt* | lækker | fejl | uhøflig* | lagde bare på | smidt af
         ventet | venter | uden svar | intet svar | ingen svar | ikke svar | dårlig* | elendig* | skuffe* | utilfreds
         irriterende | latterlig* | aldrig igen | hvorfor | igen | tredje gang | anden gang | problem* | farligt
         larmer | skaller af | uden varsel | ikke engang | lovede | lovet | stadig | logger mig ud | går til banken
-        ikke god | ikke godt | ikke ok | er her ikke | ikke her | ingen lyd | opkrævet mig | ikke endnu
+        ikke god | ikke godt | ikke ok | ikke okay | er her ikke | ikke her | ingen lyd | opkrævet mig | ikke endnu
+        hvad sker der | knækket | anbefaler ikke | kan ikke anbefale | tålmodighed | håbløst | håbløs
     """),
     "fi": phrase_list("""
         ei ole vieläkään | vieläkään | ei ole tullut | ei tullut | ei tule | ei toimi | ei vastaa | ole vastannut
@@ -47,7 +51,7 @@ PROBLEM: dict[str, tuple[str, ...]] = {
         jonotin | surkea* | surkeita | huono* | kamala* | kamalaa | pettynyt | pettymys | ärsyttä* | naurettava*
         ei enää ikinä | taas | edelleen | miksi | kolmas kerta | ongelma* | ilman syytä | ilman ilmoitusta
         räminä* | lakkasi | kukaan ei | eikä kukaan | tyhjä | haluan rahani | ei hyvä | ei kovin hyvä
-        kuulunut mitään | ei ääntä | käsittelyssä | ei vielä
+        kuulunut mitään | ei ääntä | käsittelyssä | ei vielä | mitä tapahtuu | en suosittele | hermo
     """),
     "et": phrase_list("""
         pole ikka | ikka veel | pole siiani | siiani | pole kohale | ei ole kohale | kus see on | kus mu | kadunud
@@ -56,7 +60,7 @@ PROBLEM: dict[str, tuple[str, ...]] = {
         ootasin | ei vasta | pole vastanud | kohutav* | halb | kehv | pettunud | tüütu | naeruväärne
         mitte kunagi enam | jälle | miks | kolmandat korda | probleem* | ilma põhjuseta | ilma teavitamata
         müriseb | lakkas | ei soovita | keegi ei | keegi pole | tahan oma raha | ei saa | pole midagi
-        pole hea | ei ole hea | ikka | heli pole | veel mitte
+        pole hea | ei ole hea | ikka | heli pole | veel mitte | mis toimub | kannatus
     """),
     "he": phrase_list("""
         לא הגיע* | עדיין לא | עדיין | איפה | נעלם* | שבור* | קרוע* | קורס* | קרסה | נפל | למטה | לא עובד*
@@ -64,7 +68,7 @@ PROBLEM: dict[str, tuple[str, ...]] = {
         מסוכן | גס רוח | התנתקה | מחכה | חיכיתי | אין מענה | לא ענה | לא עונה | לא עונים | אף אחד | גרוע*
         נורא | מאוכזב* | מעצבן | מגוחך | אף פעם לא | שוב | למה | הפעם השלישית | בעיה | בלי סיבה | בלי הודעה
         מרעיש | הפסיק* | התקלקל | אי אפשר | לא יכול | לא יכולה | תחזירו לי | לא טוב
-        עוד לא | לא מגיע* | אין קול | שהחזרתי | חשבונית על
+        עוד לא | לא מגיע* | אין קול | שהחזרתי | חשבונית על | מה קורה | לא ממליץ | לא ממליצה | סבלנות
     """),
     "ko": phrase_list("""
         안 왔 | 안 와 | 안 오 | 아직도 | 어디 있 | 못 받 | 분실 | 없어졌 | 고장 | 깨졌 | 깨져 | 찢어 | 먹통
@@ -72,34 +76,41 @@ PROBLEM: dict[str, tuple[str, ...]] = {
         처리가 안 | 안 들어왔 | 엉뚱한 | 잘못 | 불량 | 새요 | 녹았 | 위험 | 불친절 | 끊겼 | 기다렸 | 답장이 없
         답변이 없 | 답변이 하나도 | 답을 안 | 아무도 | 최악 | 실망 | 짜증 | 어이없 | 다시는 | 또 | 왜 | 세 번째
         두 번째 | 문제 | 이유도 없이 | 예고도 없이 | 소음 | 꺼져 | ㅠㅠ | ㅜㅜ | 돌려줄 | 안 나오 | 안 좋 | 청구됐 | 소리가 안
+        어떻게 된 | 추천 안 | 추천하지 않 | 인내심
     """),
 }
 
 PRAISE: dict[str, tuple[str, ...]] = {
     "en": phrase_list("""
         thank* | thanks | thx | love | loving | loved | amazing | wonderful | great | awesome | brilliant
-        excellent | best | kudos | shoutout | shout out | impressed | you rock | guys rock | well done | helpful
+        excellent | best | kudos | shoutout | shout out | impress* | you rock | guys rock | well done | helpful
+        no complaints | no problems | never had a problem | never had any problems | keep it up | 10/10
+        will order again | would buy again | can't recommend enough | couldn't be happier
         lovely | fantastic | perfect | happy with | so happy | saved my | appreciate* | superb | outstanding
         well packed | so fast | recommend* | 🙌 | ❤️ | ❤ | 👍 | 🙏 | 😍 | 🥰 | 💯 | 👏
     """),
     "da": phrase_list("""
         tak | tusind tak | mange tak | takker | elsker | super | fantastisk* | fremragende | bedste | ros
-        stor ros | god | godt | søde | sød | dejlig* | perfekt | glad | anbefal* | hurtig* | virkelig god
+        stor ros | rigtig god | virkelig god | super god | så god | søde | sød | dejlig* | perfekt | glad | anbefal*
+        hurtig* | sådan | godt gået | ingen problemer | ingen klager | fortsæt sådan
     """),
     "fi": phrase_list("""
         kiitos* | kiitti | kiitokset | rakastan | ihana* | mahtava* | loistava* | erinomai* | paras | parhaita
-        parhaat | hyvä | tosi hyvä | nopea* | nopeasta | hienoa | huippu* | suosittel*
+        parhaat | hyvä | tosi hyvä | nopea* | nopeasta | hienoa | huippu* | suosittel* | sain avun | sain apua
+        ei ongelmia | ei valittamista | jatkakaa samaan malliin
     """),
     "et": phrase_list("""
         aitäh | tänan | tänu | suur tänu | armastan | super | suurepära* | parim* | parimad | väga hea | hea | kiire
-        kiiresti | lahe | soovitan
+        kiiresti | lahe | soovitan | sain abi | probleeme pole | jätkake samas vaimus
     """),
     "he": phrase_list("""
         תודה | תודה רבה | תודה ענקית | אוהב* | מת על | מעולה | מצוין | מדהים* | הכי טוב* | טוב | נהדר
-        מהיר* | ממליץ* | אלופים
+        מהיר* | ממליץ* | אלופים | קיבלתי עזרה | עזרו לי | אין בעיות | אין תלונות | תמשיכו ככה
     """),
     "ko": phrase_list("""
         감사 | 고맙 | 좋아요 | 좋네요 | 좋았 | 최고 | 친절하셨 | 친절해 주 | 빨라 | 빠른 | 잘 쓰고 | 만족 | 추천
+        해결해 주셨 | 해결했 | 덕분에 | 문제없
+        해결해 주셨 | 해결했 | 덕분에 | 문제없
     """),
 }
 
@@ -145,4 +156,25 @@ HEDGES: dict[str, tuple[str, ...]] = {
     "ko": phrase_list("좋은지"),
 }
 
-__all__ = ["HEDGES", "PRAISE", "PROBLEM", "QUESTION", "RESOLVED"]
+
+# Words that deny (a negator near a topic word is a problem: "won't charge", "ei aukea", "안 보여요").
+NEGATORS: dict[str, tuple[str, ...]] = {
+    "en": phrase_list("not | no | never | nothing | nobody | won't | can't | cannot | doesn't | don't | isn't | didn't | hasn't | haven't | wasn't | aren't"),
+    "da": phrase_list("ikke | ingen | intet | aldrig | ingenting"),
+    "fi": phrase_list("ei | en | et | emme | eivät | eikä | ettei"),
+    "et": phrase_list("ei | pole | polnud | ega | mitte"),
+    "he": phrase_list("לא | אין | בלי"),
+    "ko": phrase_list("안 | 못 | 없 | 않"),
+}
+
+# "Since ..." in the customer's own dates: they have been waiting.
+SINCE: dict[str, tuple[str, ...]] = {
+    "en": phrase_list("since"),
+    "da": phrase_list("siden mandag | siden tirsdag | siden onsdag | siden torsdag | siden fredag | siden lørdag | siden søndag | siden i går"),
+    "fi": phrase_list("asti"),
+    "et": phrase_list("saati | alates"),
+    "he": phrase_list("מאז | מיום"),
+    "ko": phrase_list("부터 계속 | 째"),
+}
+
+__all__ = ["HEDGES", "NEGATORS", "PRAISE", "PROBLEM", "QUESTION", "RESOLVED", "SINCE"]

@@ -16,12 +16,14 @@ demand, so a complaint. Praise words inside a hedge ("let's see if it's good") a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import regex
 
 from monitor.phrases import find_phrases
-from responders.understanding.cues import HEDGES, PRAISE, PROBLEM, QUESTION, RESOLVED
+from responders.understanding.categories import KEYWORDS
+from responders.understanding.cues import HEDGES, NEGATORS, PRAISE, PROBLEM, QUESTION, RESOLVED
 
 INTENTS = ("complaint", "question", "praise", "other")
 CONFIDENT = 0.5
@@ -38,6 +40,7 @@ class IntentCues:
     resolved: tuple[str, ...]
     question: bool
     leading_question: bool
+    negated: tuple[str, ...] = ()
 
 
 def _lists(language: str) -> list[str]:
@@ -62,18 +65,56 @@ def _opens_with_question_word(text: str, languages: list[str]) -> bool:
     return any(m.start() == 0 for lang in languages for m in find_phrases(text[:40], QUESTION.get(lang, ()), lang))
 
 
-def _overlaps(span: tuple[int, int, str], others: list[tuple[int, int, str]]) -> bool:
-    return any(span[0] < end and start < span[1] for start, end, _ in others)
+def _overlaps(span: tuple[int, int, str], others: list[tuple[int, int, str]], *, longer: bool = False) -> bool:
+    """Whether ``span`` overlaps one of ``others`` (with ``longer``: one at least as long as itself)."""
+    return any(span[0] < end and start < span[1] and (not longer or end - start >= span[1] - span[0])
+               for start, end, _ in others)
 
 
-def intent_cues(text: str, language: str) -> IntentCues:
+_CLAUSES = regex.compile(r"[.!?;,\n…]+|\s[–—-]\s|\bbut\b|\bmen\b|\bmutta\b|\baga\b|\bאבל\b")
+_KO_NEGATOR = regex.compile(r"(?:^|\s)(?:안|못)\s|없|않")
+
+
+def _negated_topics(text: str, languages: list[str], catalogue: Sequence[str]) -> list[str]:
+    """Topic words (and the brand's product names) denied in their own clause ("case won't charge",
+    "tilini ei aukea", "안 보여요")."""
+    found: list[str] = []
+    for clause in _CLAUSES.split(text):
+        negated = any(
+            (_KO_NEGATOR.search(clause) if lang == "ko" else find_phrases(clause, NEGATORS.get(lang, ()), lang))
+            for lang in languages
+        )
+        if not negated:
+            continue
+        products = [name for name in catalogue if name.casefold() in clause.casefold()]
+        for lang in languages:
+            topics = products + [m.group() for strong, weak in KEYWORDS.get(lang, {}).values()
+                                 for m in find_phrases(clause, strong + weak, lang)]
+            if topics:
+                found.append(topics[0])
+                break
+    return found
+
+
+def _masked(text: str, spans: list[tuple[int, int, str]]) -> str:
+    for start, end, _ in spans:
+        text = text[:start] + " " * (end - start) + text[end:]
+    return text
+
+
+def intent_cues(text: str, language: str, catalogue: Sequence[str] = ()) -> IntentCues:
     """The cues in ``text``; praise inside a problem phrase or a hedge is not praise."""
     languages = _lists(language)
     opening = _OPENING.sub("", text)
-    problems = _matches(opening, PROBLEM, languages)
+    found_problems = _matches(opening, PROBLEM, languages)
     hedges = _matches(opening, HEDGES, languages)
-    praise = [p for p in _matches(opening, PRAISE, languages) if not _overlaps(p, problems + hedges)]
+    found_praise = _matches(opening, PRAISE, languages)
+    # Where a problem phrase and a praise phrase overlap, the longer one is meant ("not impressed" is a
+    # problem, "no complaints" is praise).
+    problems = [p for p in found_problems if not _overlaps(p, [q for q in found_praise if q[1] - q[0] > p[1] - p[0]])]
+    praise = [p for p in found_praise if not _overlaps(p, problems, longer=True) and not _overlaps(p, hedges)]
     resolved = _matches(opening, RESOLVED, languages)
+    unexplained = _masked(opening, problems + praise + resolved)
     first = _FIRST_SENTENCE.match(opening)
     first_end = first.end() if first else len(opening)
     asks = "?" in opening or "？" in opening or _opens_with_question_word(opening, languages)
@@ -85,24 +126,27 @@ def intent_cues(text: str, language: str) -> IntentCues:
         resolved=tuple(words for _, _, words in resolved),
         question=asks,
         leading_question=leading,
+        negated=tuple(_negated_topics(unexplained, languages, catalogue)),
     )
 
 
 def decide_intent(
     cues: IntentCues, *, label: str | None, score: float, profane: bool, pressed: bool, category: str, words: int,
-    terse_demand: bool = False,
+    terse_demand: bool = False, situational: tuple[str, ...] = (),
 ) -> tuple[str, tuple[str, ...]]:
     """The intent and the reasons for it (for tests and for explaining a decision in the console).
 
     ``pressed``: the customer says they already chased us (several calls, "third time asking");
     ``words``: how many words the post has besides handles and links; ``terse_demand``: it is a few words
-    punctuated like a demand ("refund??").
+    punctuated like a demand ("refund??"); ``situational``: problem cues from the facts (waiting since a day
+    named, money taken), each one cue.
     """
     if words == 0:
         return "other", ("no words",)
-    problem = len(cues.problem) + int(profane) + int(pressed)
+    problem = len(cues.problem) + len(cues.negated) + len(situational) + int(profane) + int(pressed)
     praise = len(cues.praise)
-    reasons = [f"problem:{w}" for w in cues.problem] + [f"praise:{w}" for w in cues.praise]
+    reasons = [f"problem:{w}" for w in cues.problem] + [f"denied:{w}" for w in cues.negated]
+    reasons += [*situational, *(f"praise:{w}" for w in cues.praise)]
     if profane:
         reasons.append("profanity")
     if pressed:
