@@ -3,8 +3,8 @@
 Pure: plain text in, a list of issues out. The customer's own words (``quoted``) are theirs to phrase as they
 like, so they are left out of the boilerplate, negative-wording and placeholder checks, but never out of the
 profanity check: a reply does not repeat swearing, not even as a quote. An apology is required where one is
-owed (a complaint); a thank-you or an answer to a question needs none. The signature of whoever answers is
-the reply's last line.
+owed (a complaint); a thank-you or an answer to a question needs none. The signature of whoever answers ends
+the reply (drafts put it on a line of its own).
 """
 
 from __future__ import annotations
@@ -162,11 +162,6 @@ def _phrase_issues(
     return issues
 
 
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
-
-
 def check_style(
     text: str, *, language: str, platform: str, signatures: Sequence[str], quoted: Sequence[str] = (),
     needs_apology: bool = True,
@@ -177,7 +172,7 @@ def check_style(
     length limit (ValueError when unknown); ``signatures`` are the accepted sign-offs (trimmed), the
     approver's at approval; ``quoted`` are the customer's own words restated in the reply, exempt from the
     wording checks; ``needs_apology`` is False for a reply to praise or to a plain question. A signature
-    present anywhere but on the last line is ``signature_not_last``. An empty text has exactly one issue,
+    present but not at the end is ``signature_not_last``. An empty text has exactly one issue,
     ``empty``. Each distinct offending phrase is reported once.
     """
     if not text.strip():
@@ -206,8 +201,8 @@ def check_style(
     if not any(s in normal for s in accepted):
         shown = " or ".join(f"“{s}”" for s in accepted) or "(none configured)"
         issues.append(StyleIssue("no_signature", f"not signed with {shown}"))
-    elif _last_line(normal) not in accepted:
-        issues.append(StyleIssue("signature_not_last", "the signature must be the last line, on its own"))
+    elif not any(normal.rstrip().endswith(s) for s in accepted):
+        issues.append(StyleIssue("signature_not_last", "the signature must end the reply"))
     length, limit = platform_length(text, platform), limit_for(platform)
     if length > limit:
         issues.append(StyleIssue("too_long", f"too long for {platform}: {length} counted, limit {limit}"))

@@ -339,8 +339,9 @@ def test_profanity_is_flagged_even_as_the_customers_own_words(language: str, swe
         (f"{SIGNATURE}\n{GOOD['en']}", ["signature_not_last"]),
         (f"{GOOD['en']} {SIGNATURE} and one more thing.", ["signature_not_last"]),
         (f"{GOOD['en']}\n{SIGNATURE}\nP.S. one more thing", ["signature_not_last"]),
+        (f"{GOOD['en']} {SIGNATURE}", []),
         (GOOD["en"], ["no_signature"]),
     ],
 )
-def test_the_signature_is_the_last_line(text: str, expected: list[str]) -> None:
+def test_the_signature_ends_the_reply(text: str, expected: list[str]) -> None:
     assert codes(check_style(text, language="en", platform="x", signatures=[SIGNATURE])) == expected
