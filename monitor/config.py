@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.config_drafting import BrandFacts, DraftingSettings
 from monitor.sources.platforms import PLATFORMS, SOURCE_KINDS, options_model
 from monitor.sources.spec import read_options
 
@@ -113,6 +114,9 @@ else:
 class Brand(_Section):
     name: str = Field(description="Display name of the brand.")
     handles: BrandHandles = Field(default_factory=BrandHandles, description="The brand's own accounts.")
+    facts: BrandFacts = Field(
+        default_factory=BrandFacts, description="What the brand says about itself in public; replies state nothing more."
+    )
     keywords: tuple[str, ...] = Field(
         (), description="Words that make a post a mention of this brand (case-insensitive)."
     )
@@ -310,6 +314,7 @@ class Settings(_Section):
     ranking: RankingSettings = Field(default_factory=RankingSettings, description="The urgency ranker.")
     sources: tuple[SourceSettings, ...] = Field((), description="Where mentions come from.")
     intake: IntakeSettings = Field(default_factory=IntakeSettings, description="What a post must be to get in.")
+    drafting: DraftingSettings = Field(default_factory=DraftingSettings, description="How replies are drafted.")
     daemon: DaemonSettings = Field(default_factory=DaemonSettings, description="`closeloop run`.")
     console: ConsoleSettings = Field(default_factory=ConsoleSettings, description="The web console.")
     resolution: ResolutionSettings = Field(default_factory=ResolutionSettings, description="Resolution tracking.")
@@ -423,8 +428,10 @@ __all__ = [
     "Agent",
     "AppSettings",
     "Brand",
+    "BrandFacts",
     "ConfigError",
     "DatabaseSettings",
+    "DraftingSettings",
     "IntakeSettings",
     "RankingSettings",
     "ScoringSettings",

@@ -32,7 +32,7 @@ def _phrase_source(phrase: str, language: str) -> str:
     return start + body + ("" if stem else r"(?!\w)")
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=2048)
 def _compile(phrases: tuple[str, ...], language: str) -> regex.Pattern[str] | None:
     if not phrases:
         return None

@@ -35,7 +35,9 @@ from monitor.scoring.language import detect_languages
 from monitor.sources.base import BadRecord, Source
 from monitor.triage import is_complaint
 from monitor.urgency import severity_hits
-from responders.drafting import DraftRequest, classify_complaint, draft_reply
+from responders.drafting import DraftRequest, facts_for, make_drafter
+from responders.drafting.backends import Drafter
+from responders.understanding import Post, understand
 
 log = logging.getLogger("closeloop.pipeline")
 
@@ -196,14 +198,17 @@ def _brand_handles(settings: Settings, brand: str) -> set[str]:
 def _triage_one(engine: Engine, settings: Settings, item: ToTriage, *, now: datetime | None) -> tuple[bool, bool]:
     """(complaint, case opened) for one mention, recorded."""
     hits = severity_hits(item.text, item.language, settings.ranking.severity_words)
-    category = classify_complaint(item.text, item.language or settings.brand(item.brand).default_language)
-    cues = [*hits, category] if category != "general" else hits
+    brand = settings.brand(item.brand)
+    reading = understand(Post(item.text, item.language or brand.default_language, item.label, item.score),
+                         catalogue=brand.facts.products)
+    category = reading.category
     complaint = is_complaint(
         label=item.label,
         score=item.score,
-        cues=cues,
+        cues=hits,
         negative_threshold=settings.scoring.negative_threshold,
         from_brand=item.author_handle.lower() in _brand_handles(settings, item.brand),
+        intent=reading.intent,
     )
     _case_id, opened = record_triage(
         engine, item=item, complaint=complaint, category=category,
@@ -242,10 +247,10 @@ def choose_agent(settings: Settings, language: str | None, case_id: int) -> Agen
     return speakers[case_id % len(speakers)]
 
 
-def _draft_one(engine: Engine, settings: Settings, item: ToDraft) -> bool:
+def _draft_one(engine: Engine, settings: Settings, item: ToDraft, drafter: Drafter) -> bool:
     brand = settings.brand(item.brand)
     agent = choose_agent(settings, item.language or brand.default_language, item.case_id)
-    result = draft_reply(
+    result = drafter(
         DraftRequest(
             platform=item.platform,
             post_text=item.text,
@@ -256,6 +261,8 @@ def _draft_one(engine: Engine, settings: Settings, item: ToDraft) -> bool:
             agent_name=agent.name,
             agent_signature=agent.signature,
             default_language=brand.default_language,
+            facts=facts_for(brand),
+            seed=item.case_id,
         )
     )
     return record_draft(
@@ -273,10 +280,11 @@ def draft_pending(engine: Engine, settings: Settings, *, limit: int = DRAFT_BATC
     without a draft, for a person to answer, and the other cases are drafted.
     """
     drafted = 0
+    drafter = make_drafter(settings.drafting)
 
     def attempt(item: ToDraft) -> None:
         nonlocal drafted
-        drafted += _draft_one(engine, settings, item)
+        drafted += _draft_one(engine, settings, item, drafter)
 
     while pending := cases_to_draft(engine, limit=limit):
         failures = isolate_each(pending, attempt)

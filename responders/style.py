@@ -1,7 +1,10 @@
 """The care style guide: what a reply must and must not say, checked on every draft and every edit.
 
 Pure: plain text in, a list of issues out. The customer's own words (``quoted``) are theirs to phrase as they
-like, so they are left out of the boilerplate, negative-wording and placeholder checks.
+like, so they are left out of the boilerplate, negative-wording and placeholder checks, but never out of the
+profanity check: a reply does not repeat swearing, not even as a quote. An apology is required where one is
+owed (a complaint); a thank-you or an answer to a question needs none. The signature of whoever answers ends
+the reply (drafts put it on a line of its own).
 """
 
 from __future__ import annotations
@@ -14,14 +17,17 @@ import regex
 
 from monitor.phrases import find_phrases, phrase_list
 from responders.lengths import limit_for, platform_length
+from responders.understanding.profanity import profanities
 
 ISSUE_CODES = (
     "empty",
     "placeholder",
     "scripted",
     "negative_wording",
+    "profanity",
     "no_apology",
     "no_signature",
+    "signature_not_last",
     "too_long",
 )
 """Every issue code, in the order issues are reported."""
@@ -157,14 +163,17 @@ def _phrase_issues(
 
 
 def check_style(
-    text: str, *, language: str, platform: str, signatures: Sequence[str], quoted: Sequence[str] = ()
+    text: str, *, language: str, platform: str, signatures: Sequence[str], quoted: Sequence[str] = (),
+    needs_apology: bool = True,
 ) -> list[StyleIssue]:
     """Every way ``text`` breaks the care style guide, in ISSUE_CODES order then order of appearance.
 
     ``language`` picks the phrase lists (an unsupported one is checked as English); ``platform`` sets the
-    length limit (ValueError when unknown); ``signatures`` are the agent's accepted sign-offs (trimmed);
-    ``quoted`` are the customer's own words restated in the reply, exempt from the wording checks. An empty
-    text has exactly one issue, ``empty``. Each distinct offending phrase is reported once.
+    length limit (ValueError when unknown); ``signatures`` are the accepted sign-offs (trimmed), the
+    approver's at approval; ``quoted`` are the customer's own words restated in the reply, exempt from the
+    wording checks; ``needs_apology`` is False for a reply to praise or to a plain question. A signature
+    present but not at the end is ``signature_not_last``. An empty text has exactly one issue,
+    ``empty``. Each distinct offending phrase is reported once.
     """
     if not text.strip():
         return [StyleIssue("empty", "the reply is empty")]
@@ -180,14 +189,20 @@ def check_style(
     issues += _phrase_issues(
         "negative_wording", "negative wording, say what you will do instead", ours, _lists(NEGATIVE, language)
     )
+    swearing = list(dict.fromkeys(word.casefold() for word in profanities(normal, language)))
+    if swearing:
+        issues.append(StyleIssue("profanity", "profanity, never repeated in a reply: " +
+                                 ", ".join(f"“{w}”" for w in swearing)))
     apology_language = language if language in APOLOGY else "en"
-    if not find_phrases(normal, APOLOGY[apology_language], apology_language):
+    if needs_apology and not find_phrases(normal, APOLOGY[apology_language], apology_language):
         words = "/".join(p.rstrip("*") for p in APOLOGY[apology_language])
         issues.append(StyleIssue("no_apology", f"no apology ({words})"))
-    accepted = [s.strip() for s in signatures if s.strip()]
-    if not any(s in text or unicodedata.normalize("NFC", s) in normal for s in accepted):
+    accepted = [unicodedata.normalize("NFC", s.strip()) for s in signatures if s.strip()]
+    if not any(s in normal for s in accepted):
         shown = " or ".join(f"“{s}”" for s in accepted) or "(none configured)"
         issues.append(StyleIssue("no_signature", f"not signed with {shown}"))
+    elif not any(normal.rstrip().endswith(s) for s in accepted):
+        issues.append(StyleIssue("signature_not_last", "the signature must end the reply"))
     length, limit = platform_length(text, platform), limit_for(platform)
     if length > limit:
         issues.append(StyleIssue("too_long", f"too long for {platform}: {length} counted, limit {limit}"))

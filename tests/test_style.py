@@ -302,3 +302,46 @@ def test_unknown_language_is_checked_as_english() -> None:
 def test_unknown_platform_is_an_error() -> None:
     with pytest.raises(ValueError):
         check(GOOD["en"], "en", platform="myspace")
+
+
+@pytest.mark.parametrize(
+    ("language", "thanks"),
+    [
+        ("en", "Hi Jane! Thank you so much! I’ll pass your kind words on to the team."),
+        ("da", "Hej Mette! Tusind tak! Jeg giver dine søde ord videre til holdet."),
+        ("fi", "Hei Aino! Kiitos paljon! Välitän lämpimät sanasi tiimille."),
+        ("et", "Tere, Kaur! Suur aitäh! Annan su head sõnad meeskonnale edasi."),
+        ("he", "היי יעל, תודה רבה! אעביר את המילים הטובות לצוות."),
+        ("ko", "민지 님, 안녕하세요. 정말 감사합니다! 팀에 꼭 전할게요."),
+    ],
+)
+def test_a_thank_you_needs_no_apology(language: str, thanks: str) -> None:
+    text = f"{thanks}\n{SIGNATURE}"
+    assert check_style(text, language=language, platform="x", signatures=[SIGNATURE], needs_apology=False) == []
+    assert codes(check_style(text, language=language, platform="x", signatures=[SIGNATURE])) == ["no_apology"]
+
+
+@pytest.mark.parametrize(
+    ("language", "swearing"),
+    [("en", "this shitty app"), ("da", "jeres skide app"), ("fi", "vittu mitä touhua"), ("et", "kurat, jälle"),
+     ("he", "האפליקציה המחורבנת"), ("ko", "존나 짜증나")],
+)
+def test_profanity_is_flagged_even_as_the_customers_own_words(language: str, swearing: str) -> None:
+    issues = check(f"{GOOD[language]} “{swearing}”", language, quoted=(swearing,))
+    assert codes(issues) == ["profanity"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"{GOOD['en']}\n{SIGNATURE}", []),
+        (f"{GOOD['en']}\n{SIGNATURE}\n\n", []),
+        (f"{SIGNATURE}\n{GOOD['en']}", ["signature_not_last"]),
+        (f"{GOOD['en']} {SIGNATURE} and one more thing.", ["signature_not_last"]),
+        (f"{GOOD['en']}\n{SIGNATURE}\nP.S. one more thing", ["signature_not_last"]),
+        (f"{GOOD['en']} {SIGNATURE}", []),
+        (GOOD["en"], ["no_signature"]),
+    ],
+)
+def test_the_signature_ends_the_reply(text: str, expected: list[str]) -> None:
+    assert codes(check_style(text, language="en", platform="x", signatures=[SIGNATURE])) == expected
