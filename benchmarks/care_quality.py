@@ -143,7 +143,7 @@ def measure(rows: list[dict[str, Any]], scorer: Any, *, legacy: bool) -> dict[st
             stats["facts"] += total
             decision = triage(intent=reading.intent, label=sentiment.label, score=sentiment.score,
                               cues=severity_hits(row["text"], language, settings.ranking.severity_words),
-                              negative_threshold=settings.scoring.negative_threshold)
+                              negative_threshold=settings.scoring.negative_threshold, category=reading.category)
             predicted_complaint = decision.complaint
             counts["cases"] += decision.opens_case
             counts["praise_lane"] += decision.lane == "praise"

@@ -209,6 +209,7 @@ def _triage_one(engine: Engine, settings: Settings, item: ToTriage, *, now: date
         negative_threshold=settings.scoring.negative_threshold,
         from_brand=item.author_handle.lower() in _brand_handles(settings, item.brand),
         intent=reading.intent,
+        category=category,
     )
     _case_id, opened = record_triage(
         engine, item=item, complaint=complaint, category=category,

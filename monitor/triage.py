@@ -38,6 +38,7 @@ def triage(
     cues: Sequence[str],
     negative_threshold: float,
     from_brand: bool = False,
+    category: str | None = None,
 ) -> Triage:
     """The lane for a mention.
 
@@ -48,8 +49,11 @@ def triage(
     Otherwise: unscored text opens a case (what no model can score still reaches a human); a clearly negative
     post does; a weakly negative, neutral or weakly positive one does when it carries a cue; confident praise
     never does. The desk errs towards a human look: a wrong case costs one reject, a missed complaint costs a
-    customer.
+    customer. ``category`` (the reading's problem category) counts as one more cue unless it is "general":
+    a negative post about a refund is a complaint even when no word of it is a severity word.
     """
+    if category and category != "general":
+        cues = [*cues, category]
     if from_brand:
         return Triage("none", False, "our own post")
     if intent == "praise":
@@ -77,11 +81,12 @@ def is_complaint(
     negative_threshold: float,
     from_brand: bool = False,
     intent: str | None = None,
+    category: str | None = None,
 ) -> bool:
     """True when a mention should open (or join) a case (``triage(...).opens_case``)."""
     return triage(
         intent=intent, label=label, score=score, cues=cues, negative_threshold=negative_threshold,
-        from_brand=from_brand,
+        from_brand=from_brand, category=category,
     ).opens_case
 
 
