@@ -11,9 +11,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
 from models.db import reading
-from models.tables import Case, Draft, Source
+from models.tables import Case, Draft, Mention, Source
 
 _case = Case.__table__  # type: ignore[attr-defined]
+_mention = Mention.__table__  # type: ignore[attr-defined]
 _draft = Draft.__table__  # type: ignore[attr-defined]
 _source = Source.__table__  # type: ignore[attr-defined]
 UNANSWERED = ("open", "reopened")
@@ -32,16 +33,18 @@ def database_reachable(engine: Engine) -> str | None:
 @dataclass(frozen=True, slots=True)
 class QueueState:
     unanswered: int
-    oldest_opened_at: datetime | None
+    oldest_posted_at: datetime | None
     past_deadline: int
 
 
 def queue_state(engine: Engine, *, now: datetime) -> QueueState:
-    """Cases waiting for a first response (open or reopened), the oldest of them, and how many are late."""
+    """Cases waiting for a first response (open or reopened), when the oldest of their posts was written
+    (the one-hour clock starts at the post, not when we saw it), and how many are past their deadline."""
     with reading(engine) as connection:
         row = connection.execute(
-            select(func.count(), func.min(_case.c.opened_at),
+            select(func.count(), func.min(_mention.c.created_at),
                    func.coalesce(func.sum(when((_case.c.deadline_at < now, 1), else_=0)), 0))
+            .select_from(_case.outerjoin(_mention, _mention.c.id == _case.c.root_mention_id))
             .where(_case.c.state.in_(UNANSWERED))
         ).one()
     oldest = row[1]
