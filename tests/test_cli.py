@@ -68,7 +68,7 @@ def test_a_bad_config_stops_with_the_key_named(tmp_path: Path) -> None:
 def test_ingest_of_a_missing_file_says_so(config: Path, tmp_path: Path) -> None:
     result = closeloop("--config", str(config), "ingest", str(tmp_path / "nope.jsonl"),
                        env={"CLOSELOOP_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
-    assert result.returncode == 2 and "no such file" in result.stdout
+    assert result.returncode == 2 and "no such file" in result.stderr
 
 
 def test_a_long_file_shows_progress_and_still_ingests(config: Path, tmp_path: Path) -> None:

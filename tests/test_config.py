@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import ConfigError, ConfigNotFound, Settings, documented_keys, load_settings, parse_settings
+from monitor.config import (
+    ConfigError,
+    ConfigNotFound,
+    Settings,
+    documented_keys,
+    load_settings,
+    parse_settings,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 

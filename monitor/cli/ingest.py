@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from monitor.cli.common import EXIT_BAD_INPUT, EXIT_OK, EXIT_SKIPPED, CliError, open_database, settings_for
+from monitor.cli.common import EXIT_OK, EXIT_SKIPPED, CliError, open_database, settings_for
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -53,8 +53,7 @@ def ingest_file(settings: Settings, path: Path, *, brand: str | None, console: C
     from monitor.sources.replay import ReplaySource
 
     if not path.is_file():
-        console.print(f"closeloop: {path}: no such file", style="red")
-        return EXIT_BAD_INPUT
+        raise CliError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     engine = open_database(settings)
     source = ReplaySource(name=path.name, path=path, shift=shift)
     brand_name = settings.brand(brand).name
