@@ -160,27 +160,27 @@ def test_bad_arguments_and_paths_of_every_subcommand(place: Path) -> None:
 
 
 def test_every_subcommand_with_bad_environment_values(place: Path) -> None:
-    def args(name: str) -> list[str]:
-        return COMMANDS[name]
-
-    cases = []
-    for name in COMMANDS:
-        stdin = "a long enough password\n"
-        cases += [
-            Case(args(name), 2, "environment variable CLOSELOOP_CONSOLE__PORT",
-                 env={"CLOSELOOP_CONSOLE__PORT": "eighty"}, stdin=stdin),
-            Case(args(name), 2, "CLOSELOOP_DAEMON__ROLES", env={"CLOSELOOP_DAEMON__ROLES": "[poll"}, stdin=stdin),
-            Case(args(name), 2, "--log-level", env={"CLOSELOOP_LOG_LEVEL": "chatty"}, stdin=stdin),
-        ]
+    stdin = "a long enough password\n"
+    cases = [
+        # Each way a variable can be bad, once (they all pass through the same loading).
+        Case(COMMANDS["queue"], 2, "CLOSELOOP_DAEMON__ROLES", env={"CLOSELOOP_DAEMON__ROLES": "[poll"}),
+        Case(COMMANDS["queue"], 2, "environment variable CLOSELOOP_CONSOLE__SECURE_COOKIES",
+             env={"CLOSELOOP_CONSOLE__SECURE_COOKIES": "yes"}),
+        Case(COMMANDS["queue"], 2, "environment variable CLOSELOOP_DATABASE_URL: database.url",
+             env={"CLOSELOOP_DATABASE_URL": "mysql://nobody@somewhere/x"}),
+        Case(COMMANDS["queue"], 2, "cannot open the database",
+             env={"CLOSELOOP_DATABASE_URL": f"sqlite:///{place / 'a-file'}/inside-a-file.db"}),
+        Case(COMMANDS["queue"], 2, "--log-level", env={"CLOSELOOP_LOG_LEVEL": "chatty"}),
+        Case(COMMANDS["queue"], 2, "--log-format", env={"CLOSELOOP_LOG_FORMAT": "xml"}),
+        Case(COMMANDS["queue"], 2, "cannot read", env={"CLOSELOOP_CONFIG": str(place / "absent.toml")},
+             cwd="{tmp}/empty"),
+    ]
+    for name, args in COMMANDS.items():
+        cases.append(Case(args, 2, "environment variable CLOSELOOP_CONSOLE__PORT",
+                          env={"CLOSELOOP_CONSOLE__PORT": "eighty"}, stdin=stdin))
         if name not in ("demo", "config"):  # the demo brings its own database; config opens none
-            cases += [
-                Case(args(name), 2, "environment variable CLOSELOOP_DATABASE_URL: database.url",
-                     env={"CLOSELOOP_DATABASE_URL": "mysql://nobody@somewhere/x"}, stdin=stdin),
-                Case(args(name), 2, "cannot open the database postgresql://closeloop:***@127.0.0.1:1/closeloop",
-                     env={"CLOSELOOP_DATABASE_URL": UNREACHABLE}, stdin=stdin),
-                Case(args(name), 2, "cannot open the database",
-                     env={"CLOSELOOP_DATABASE_URL": f"sqlite:///{place / 'a-file'}/inside-a-file.db"}, stdin=stdin),
-            ]
+            cases.append(Case(args, 2, "cannot open the database postgresql://closeloop:***@127.0.0.1:1/closeloop",
+                              env={"CLOSELOOP_DATABASE_URL": UNREACHABLE}, stdin=stdin))
     _all(cases, place)
 
 
