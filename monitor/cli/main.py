@@ -125,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from monitor.stopping import stop_on_signals
 
             args.stop = stop_on_signals()  # before anything slow: a stop while starting is a clean stop
+            log.info("daemon_starting pid=%d", os.getpid())
         return int(args.func(args))
     except BrokenPipeError:
         stream_closed = True
