@@ -60,6 +60,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
     from monitor.config import documented_keys
     from monitor.logs import REDACT
 
@@ -68,8 +70,11 @@ def cmd_config(args: argparse.Namespace) -> int:
         for key, help_text in documented_keys().items():
             print(f"{key}\t{help_text}")
         return EXIT_OK
-    # A config holds no secrets by design; a value that equals one anyway is masked like in the logs.
-    print(REDACT(json.dumps(settings.model_dump(mode="json"), indent=2, ensure_ascii=False)))
+    # A config holds no secrets by design; a value that equals one anyway is masked like in the logs, and a
+    # database URL's password (often set by CLOSELOOP_DATABASE_URL) is never shown.
+    shown = settings.model_dump(mode="json")
+    shown["database"]["url"] = make_url(settings.database.url).render_as_string(hide_password=True)
+    print(REDACT(json.dumps(shown, indent=2, ensure_ascii=False)))
     return EXIT_OK
 
 
