@@ -39,12 +39,11 @@ Platform = Literal["x", "reddit", "mastodon", "bluesky", "replay"]
 LANGUAGES = ("en", "da", "fi", "et", "he", "ko")
 
 
-
-
 def _strict_flag(cls: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
-    """Booleans are true or false: never "yes", "on", 1 or any other truthy value."""
+    """Booleans are true or false: never "yes", "on", 1 or any other truthy value (every section's fields)."""
     field = cls.model_fields.get(info.field_name or "")
-    if field is None or field.annotation is not bool or isinstance(value, bool):
+    flag = field is not None and (field.annotation is bool or field.annotation == bool | None)
+    if not flag or isinstance(value, bool) or value is None:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"  # an environment variable is always text
