@@ -205,3 +205,12 @@ def test_the_good_commands_still_work(place: Path) -> None:
 def _with_bad_line(place: Path) -> Path:
     write(place / "with-a-bad-line.jsonl", [POSTS[3], "{not json", POSTS[4]])
     return place
+
+
+@pytest.mark.parametrize(("numbers", "said"), [
+    ([], ""), ([3], "3"), ([3, 4, 5], "3-5"), ([9, 1, 2, 5, 4], "1-2, 4-5, 9"), ([7, 7, 8], "7-8"),
+])
+def test_skipped_lines_are_listed_as_ranges(numbers: list[int], said: str) -> None:
+    from monitor.cli.ingest import line_ranges
+
+    assert line_ranges(numbers) == said

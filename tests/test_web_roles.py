@@ -125,3 +125,10 @@ def test_actions_on_a_case_number_past_64_bits_are_404(desk: Engine, settings: S
         response = c.post(f"/cases/99999999999999999999/{action}",
                           data={"csrf": csrf, "seen_hash": "x", "reason": "tone", "note": "done"})
         assert response.status_code == 404, (action, response.status_code)
+
+
+def test_the_command_line_offers_exactly_the_roles_the_database_knows() -> None:
+    from models.tables import ROLES as STORED
+    from responders.web.commands import ROLE_NAMES
+
+    assert ROLE_NAMES == STORED
