@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from models.case_states import WAITING
 from models.db import reading
-from models.tables import CASE, DRAFT, SOURCE
+from models.tables import CASE, DRAFT, MENTION, SOURCE
 
 
 def database_reachable(engine: Engine) -> str | None:
@@ -28,16 +28,18 @@ def database_reachable(engine: Engine) -> str | None:
 @dataclass(frozen=True, slots=True)
 class QueueState:
     unanswered: int
-    oldest_opened_at: datetime | None
+    oldest_posted_at: datetime | None
     past_deadline: int
 
 
 def queue_state(engine: Engine, *, now: datetime) -> QueueState:
-    """Cases waiting for a first response (open or reopened), the oldest of them, and how many are late."""
+    """Cases waiting for a first response (open or reopened), when the oldest of their posts was written
+    (the one-hour clock starts at the post, not when we saw it), and how many are past their deadline."""
     with reading(engine) as connection:
         row = connection.execute(
-            select(func.count(), func.min(CASE.c.opened_at),
+            select(func.count(), func.min(MENTION.c.created_at),
                    func.coalesce(func.sum(when((CASE.c.deadline_at < now, 1), else_=0)), 0))
+            .select_from(CASE.outerjoin(MENTION, MENTION.c.id == CASE.c.root_mention_id))
             .where(CASE.c.state.in_(WAITING))
         ).one()
     oldest = row[1]

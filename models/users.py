@@ -7,7 +7,7 @@ SHA-256. Nothing in this module ever sees a password or a cookie's token.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine
@@ -125,20 +125,35 @@ def set_disabled(engine: Engine, *, name: str, disabled: bool, actor: str, now: 
               address=address)
 
 
-def failed_logins_since(engine: Engine, *, name: str, address: str | None, since: datetime) -> tuple[int, int]:
-    """Failed login attempts since ``since``: (for this name, from this address)."""
+@dataclass(frozen=True, slots=True)
+class LoginFailures:
+    pair: int  # this name from this address, since the window began and since the pair's last success
+    name: int  # this name from any address, since ``name_since``
+
+
+def login_failures(engine: Engine, *, name: str, address: str | None, pair_since: datetime,
+                   name_since: datetime) -> LoginFailures:
+    """Failed logins counted for the console's throttle (a success of the pair starts its count again)."""
+    from_address = LOGIN_ATTEMPT.c.address.is_(None) if address is None else LOGIN_ATTEMPT.c.address == address
     with reading(engine) as connection:
+        last_success = connection.execute(
+            select(func.max(LOGIN_ATTEMPT.c.at)).where(LOGIN_ATTEMPT.c.name == name, from_address, LOGIN_ATTEMPT.c.ok.is_(True),
+                                                  LOGIN_ATTEMPT.c.at >= pair_since)
+        ).scalar_one()
+        if isinstance(last_success, str):  # an aggregate loses the column type on SQLite
+            last_success = datetime.fromisoformat(last_success)
+        if last_success is not None and last_success.tzinfo is None:
+            last_success = last_success.replace(tzinfo=UTC)
+        pair = connection.execute(
+            select(func.count()).select_from(LOGIN_ATTEMPT)
+            .where(LOGIN_ATTEMPT.c.name == name, from_address, LOGIN_ATTEMPT.c.ok.is_(False),
+                   LOGIN_ATTEMPT.c.at >= pair_since, *([LOGIN_ATTEMPT.c.at > last_success] if last_success else []))
+        ).scalar_one()
         by_name = connection.execute(
             select(func.count()).select_from(LOGIN_ATTEMPT)
-            .where(LOGIN_ATTEMPT.c.name == name, LOGIN_ATTEMPT.c.ok.is_(False), LOGIN_ATTEMPT.c.at >= since)
+            .where(LOGIN_ATTEMPT.c.name == name, LOGIN_ATTEMPT.c.ok.is_(False), LOGIN_ATTEMPT.c.at >= name_since)
         ).scalar_one()
-        by_address = 0
-        if address is not None:
-            by_address = connection.execute(
-                select(func.count()).select_from(LOGIN_ATTEMPT)
-                .where(LOGIN_ATTEMPT.c.address == address, LOGIN_ATTEMPT.c.ok.is_(False), LOGIN_ATTEMPT.c.at >= since)
-            ).scalar_one()
-        return int(by_name), int(by_address)
+        return LoginFailures(int(pair), int(by_name))
 
 
 def record_login_attempt(engine: Engine, *, name: str, address: str | None, ok: bool, now: datetime) -> None:

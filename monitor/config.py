@@ -1,15 +1,17 @@
-"""closeloop configuration: one TOML file loaded once into a frozen, validated object.
+"""closeloop configuration: one TOML file and the environment, loaded once into a frozen, validated object.
 
 Every key has a default and a line of help (the ``description`` of its field); ``config.toml`` at the
-repository root documents them all, and a test keeps the two in step. Secrets never appear here: a
-setting that needs one names the environment variable that holds it.
+repository root documents them all, and a test keeps the two in step. Every key can also come from a
+``CLOSELOOP_<SECTION>__<KEY>`` environment variable (pydantic-settings; lists and tables as JSON), and the
+environment wins over the file, which wins over the defaults. Booleans are ``true`` or ``false``, nothing
+else. A bad value is reported naming the key and where it came from (the file or the variable). Secrets
+never appear here: a setting that needs one names the environment variable that holds it.
 """
 
 from __future__ import annotations
 
-import os
+import ipaddress
 import socket
-import tomllib
 from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,14 +22,25 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     create_model,
     field_validator,
     model_validator,
 )
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from monitor.config_drafting import BrandFacts, DraftingSettings
+
+# How settings are read (the environment over the file over the defaults) lives in monitor.config_loading;
+# its names are kept here for every caller that imports them from monitor.config.
+from monitor.config_loading import (
+    ConfigError,
+    ConfigNotFound,
+    documented_keys,
+    find_config,
+    load_settings,
+    parse_settings,
+)
 from monitor.sources.platforms import PLATFORMS, SOURCE_KINDS, options_model
 from monitor.sources.spec import read_options
 
@@ -42,12 +55,24 @@ else:
 LANGUAGES = ("en", "da", "fi", "et", "he", "ko")
 
 
-class ConfigError(Exception):
-    """A configuration file that cannot be used; the message names the key and the file."""
+def _strict_flag(cls: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    """Booleans are true or false: never "yes", "on", 1 or any other truthy value (every section's fields)."""
+    field = cls.model_fields.get(info.field_name or "")
+    flag = field is not None and (field.annotation is bool or field.annotation == bool | None)
+    if not flag or isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"  # an environment variable is always text
+    raise ValueError(f"must be true or false, not {value!r}")
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_flags(cls, value: Any, info: ValidationInfo) -> Any:
+        return _strict_flag(cls, value, info)
 
 
 class AppSettings(_Section):
@@ -259,9 +284,30 @@ class ConsoleSettings(_Section):
         False, description="Mark cookies Secure (set true when the console is served over HTTPS)."
     )
     login_attempts_per_15_minutes: int = Field(
-        5, ge=1, description="Failed logins allowed per name, and per address, in 15 minutes."
+        5, ge=1, description="Failed logins allowed for one name from one address in 15 minutes; then that pair waits."
+    )
+    login_attempts_per_name_per_hour: int = Field(
+        30, ge=1, description="Failed logins allowed for one name from all addresses together in an hour."
+    )
+    password_min_length: int = Field(
+        12, ge=8, le=1024, description="Fewest characters in a console password (users add, the admin page)."
+    )
+    trusted_proxies: tuple[str, ...] = Field(
+        (),
+        description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For/-Proto are believed; "
+        "none by default, so no client can choose the address that is throttled and audited.",
     )
     edit_lock_minutes: int = Field(10, ge=1, description="How long an open editor keeps a case claimed.")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
 
 
 class ResolutionSettings(_Section):
@@ -299,7 +345,13 @@ class DigestSettings(_Section):
     hour: int = Field(8, ge=0, le=23, description="Hour the digest is sent (in app.timezone).")
 
 
-class Settings(_Section):
+class Settings(BaseSettings):
+    """The whole configuration. Built by ``parse_settings``/``load_settings``, which layer the environment
+    over the file over these defaults; ``Settings.model_validate`` alone reads no environment."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", env_prefix="CLOSELOOP_",
+                                      env_nested_delimiter="__", case_sensitive=False)
+
     app: AppSettings = Field(default_factory=AppSettings, description="Process-wide settings.")
     database: DatabaseSettings = Field(default_factory=DatabaseSettings, description="Where closeloop stores state.")
     brands: tuple[Brand, ...] = Field(
@@ -353,76 +405,6 @@ class Settings(_Section):
             return prefix + str(path)
         return url
 
-
-def _format_error(error: ValidationError, origin: str) -> str:
-    lines = []
-    for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        lines.append(f"{origin}: {key}: {item['msg']}")
-    return "\n".join(lines)
-
-
-def parse_settings(data: Mapping[str, Any], *, origin: str = "config", env: Mapping[str, str] | None = None) -> Settings:
-    """Validate a config mapping, applying environment overrides; raises ConfigError naming the key."""
-    env = os.environ if env is None else env
-    merged: dict[str, Any] = dict(data)
-    if env.get("CLOSELOOP_DATABASE_URL"):
-        merged["database"] = {**dict(merged.get("database", {})), "url": env["CLOSELOOP_DATABASE_URL"]}
-    try:
-        return Settings.model_validate(merged)
-    except ValidationError as exc:
-        raise ConfigError(_format_error(exc, origin)) from None
-
-
-def load_settings(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> Settings:
-    """Load settings from ``path``, else $CLOSELOOP_CONFIG, else ./config.toml, else the defaults."""
-    env = os.environ if env is None else env
-    chosen = path or env.get("CLOSELOOP_CONFIG")
-    if chosen is None:
-        candidate = Path("config.toml")
-        if not candidate.exists():
-            return parse_settings({}, origin="defaults", env=env)
-        chosen = candidate
-    file = Path(chosen)
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
-    settings = parse_settings(data, origin=str(file), env=env)
-    if "data_dir" not in data.get("app", {}):
-        # Relative paths in a config file are relative to the file, not to where the command runs.
-        settings = settings.model_copy(update={"app": settings.app.model_copy(update={"data_dir": str(file.parent.resolve())})})
-    return settings
-
-
-def documented_keys(model: type[BaseModel] = Settings, prefix: str = "") -> dict[str, str]:
-    """Every settable key, dotted, with its help line (used by the docs test and `closeloop config`)."""
-    keys: dict[str, str] = {}
-    for name, field in model.model_fields.items():
-        dotted = f"{prefix}{name}"
-        annotation = field.annotation
-        nested = _nested_model(annotation)
-        if nested is not None:
-            keys.update(documented_keys(nested, dotted + "."))
-        else:
-            keys[dotted] = field.description or ""
-    return keys
-
-
-def _nested_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _nested_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
 __all__ = [
     "LANGUAGES",
     "Agent",
@@ -430,6 +412,7 @@ __all__ = [
     "Brand",
     "BrandFacts",
     "ConfigError",
+    "ConfigNotFound",
     "DatabaseSettings",
     "DraftingSettings",
     "IntakeSettings",
@@ -438,6 +421,7 @@ __all__ = [
     "Settings",
     "SourceSettings",
     "documented_keys",
+    "find_config",
     "load_settings",
     "parse_settings",
 ]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,6 +23,7 @@ from models.types import utcnow
 from monitor.config import Settings
 from monitor.instruments import METRICS, Metrics
 from monitor.poller import Poller
+from monitor.stopping import stop_on_signals
 
 log = logging.getLogger("closeloop.daemon")
 
@@ -190,17 +190,23 @@ class Daemon:
                 send_weekly_digest(self.engine, self.settings, self.mailer, week=week, now=utcnow())
 
     def _start_console(self) -> None:
+        """The console as `closeloop serve` runs it (the same proxy trust), in a thread; an address in use is
+        logged and the other roles go on, as with the health endpoint."""
         import uvicorn
 
-        from responders.web.app import create_app
+        from responders.web.app import listen, server_config
 
-        console = self.settings.console
-        config = uvicorn.Config(create_app(self.settings, self.engine), host=console.host, port=console.port,
-                                log_level="warning", lifespan="off", log_config=None)
+        config = server_config(self.settings, self.engine)
+        try:
+            sock = listen(config.host, config.port)
+        except OSError as exc:
+            log.error("console_unavailable address=%s:%d error=%r", config.host, config.port, exc.strerror or str(exc))
+            return
         self.web = uvicorn.Server(config)
-        self.web_thread = threading.Thread(target=self.web.run, name="console", daemon=True)
+        self.web_thread = threading.Thread(target=self.web.run, kwargs={"sockets": [sock]}, name="console",
+                                           daemon=True)
         self.web_thread.start()
-        log.info("console_started address=http://%s:%d", console.host, console.port)
+        log.info("console_started address=http://%s:%d", config.host, config.port)
 
     def reconcile_step(self) -> None:
         """Settle replies whose outcome is unknown; one daemon at a time (the draft leases keep it correct)."""
@@ -246,16 +252,11 @@ class Daemon:
             log.warning("daemon_stopped owner=%s forced=true timeout=%.0f", self.owner, timeout)
         return finished
 
-    def run_forever(self) -> bool:
-        """Run until SIGTERM or SIGINT; returns whether every running step finished in time."""
-        done = threading.Event()
-
-        def on_signal(signum: int, _frame: Any) -> None:
-            log.info("daemon_signal signal=%s", signal.Signals(signum).name)
-            done.set()
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        self.start()
-        done.wait()
+    def run_forever(self, requested: threading.Event | None = None) -> bool:
+        """Run until ``requested`` is set (by default: until SIGTERM or SIGINT, see monitor.stopping); returns
+        whether every running step finished in time. A stop asked for before start-up ends starts nothing."""
+        requested = requested if requested is not None else stop_on_signals()
+        if not requested.is_set():
+            self.start()
+            requested.wait()
         return self.stop()

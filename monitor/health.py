@@ -2,9 +2,10 @@
 
 - /healthz: the process answers and the database does (a trivial query); 503 with the reason otherwise.
 - /readyz: the scheduler is running and no active source is overdue by more than 3x its interval.
-- /metrics: the Prometheus text format. Events come from the process (monitor.instruments); state comes from
-  the database at scrape time (queue depth, oldest unanswered case, SLA breaches, replies sent), cached for
-  a few seconds so a busy scraper costs a handful of indexed aggregates.
+- /metrics: prometheus-client's exposition (the text format, or OpenMetrics when the scraper asks for it).
+  Events and the process_*/python_* collectors come from the process (monitor.instruments); state comes from
+  the database at scrape time through ``DatabaseCollector`` (queue depth, oldest unanswered post, SLA
+  breaches, replies sent), cached for a few seconds so a busy scraper costs a handful of indexed aggregates.
 
 The stdlib server keeps this apart from the console: a console bound elsewhere, or not running in this
 role at all, does not hide the health of the process.
@@ -16,17 +17,21 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
 from models.health import active_sources, database_reachable, drafts_by_status, queue_state
 from models.quarantine import quarantine_counts
 from models.types import utcnow
 from monitor.config import Settings
-from monitor.instruments import METRICS, Family, Metrics, Sample, exposition
+from monitor.instruments import METRICS, Metrics
 
 log = logging.getLogger("closeloop.health")
 STUCK_INTERVALS = 3
@@ -46,6 +51,68 @@ def stuck_sources(engine: Engine, settings: Settings, *, now: datetime) -> list[
     return sorted(stuck)
 
 
+class DatabaseCollector(Collector):
+    """The gauges that live in the database, read at scrape time and cached for a few seconds; with
+    ``closeloop_database_up`` saying whether the read worked (the process metrics go out either way)."""
+
+    def __init__(self, engine: Engine, settings: Settings, clock: Callable[[], datetime]) -> None:
+        self.engine, self.settings, self.clock = engine, settings, clock
+        self._cache: tuple[float, list[Metric]] | None = None
+        self._lock = threading.Lock()
+
+    def _read(self) -> list[Metric]:
+        now = self.clock()
+        queue = queue_state(self.engine, now=now)
+        drafts = drafts_by_status(self.engine)
+        oldest = (now - queue.oldest_posted_at).total_seconds() if queue.oldest_posted_at else 0.0
+        stuck = stuck_sources(self.engine, self.settings, now=now)
+        by_status = GaugeMetricFamily("closeloop_drafts", "Drafts per outbox state.", labels=["status"])
+        for status, count in sorted(drafts.items()):
+            by_status.add_metric([status], count)
+        quarantined = GaugeMetricFamily("closeloop_mentions_quarantined",
+                                        "Mentions set aside by a failing pipeline stage.", labels=["stage"])
+        for stage, count in sorted(quarantine_counts(self.engine).items()):
+            quarantined.add_metric([stage], count)
+        return [
+            GaugeMetricFamily("closeloop_queue_depth", "Cases waiting for a first response (open or reopened).",
+                              value=queue.unanswered),
+            GaugeMetricFamily("closeloop_oldest_unanswered_seconds",
+                              "Seconds since the oldest post still waiting for a first response was written.",
+                              value=max(0.0, oldest)),
+            GaugeMetricFamily("closeloop_sla_breaches", "Cases waiting for a first response past their deadline.",
+                              value=queue.past_deadline),
+            CounterMetricFamily("closeloop_replies_sent", "Replies published (drafts in state sent), all daemons.",
+                                value=drafts.get("sent", 0)),
+            by_status,
+            GaugeMetricFamily("closeloop_sources_stuck", "Active sources overdue by more than 3x their interval.",
+                              value=len(stuck)),
+            quarantined,
+        ]
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            if self._cache is None or time.monotonic() - self._cache[0] > DB_METRICS_TTL_SECONDS:
+                try:
+                    self._cache = (time.monotonic(), self._read())
+                except Exception as exc:  # the process metrics still go out; the scrape shows the DB is down
+                    log.warning("metrics_database_failed error=%r", str(exc).splitlines()[0] if str(exc) else "")
+                    self._cache = (time.monotonic(), [])
+            database = self._cache[1]
+        yield from database
+        yield GaugeMetricFamily("closeloop_database_up", "1 when the last scrape could read the database.",
+                                value=1.0 if database else 0.0)
+
+
+class _Process(Collector):
+    """A Metrics registry, forwarded: metrics declared after the health server started are scraped too."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.metrics.registry.collect()
+
+
 class Health:
     """The answers of the three endpoints, without the HTTP (tests call these directly)."""
 
@@ -53,8 +120,9 @@ class Health:
                  metrics: Metrics = METRICS, clock: Callable[[], datetime] = utcnow) -> None:
         self.engine, self.settings, self.metrics, self.clock = engine, settings, metrics, clock
         self.scheduler_running = scheduler_running
-        self._cache: tuple[float, list[Family]] | None = None
-        self._lock = threading.Lock()
+        self.registry = CollectorRegistry()
+        self.registry.register(_Process(metrics))
+        self.registry.register(DatabaseCollector(engine, settings, clock))
 
     def healthz(self) -> tuple[int, dict[str, object]]:
         problem = database_reachable(self.engine)
@@ -77,44 +145,13 @@ class Health:
             return 503, {"status": "not ready", **problems}
         return 200, {"status": "ready"}
 
-    def _database_families(self) -> list[Family]:
-        now = self.clock()
-        queue = queue_state(self.engine, now=now)
-        drafts = drafts_by_status(self.engine)
-        oldest = (now - queue.oldest_opened_at).total_seconds() if queue.oldest_opened_at else 0.0
-        stuck = stuck_sources(self.engine, self.settings, now=now)
-
-        def gauge(name: str, help_text: str, value: float, kind: str = "gauge") -> Family:
-            return Family(name, kind, help_text, [Sample(name, {}, value)])
-
-        return [
-            gauge("closeloop_queue_depth", "Cases waiting for a first response (open or reopened).", queue.unanswered),
-            gauge("closeloop_oldest_unanswered_seconds", "Age of the oldest case waiting for a first response.",
-                  max(0.0, oldest)),
-            gauge("closeloop_sla_breaches", "Cases waiting for a first response past their deadline.",
-                  queue.past_deadline),
-            gauge("closeloop_replies_sent_total", "Replies published (drafts in state sent), all daemons.",
-                  drafts.get("sent", 0), kind="counter"),
-            Family("closeloop_drafts", "gauge", "Drafts per outbox state.",
-                   [Sample("closeloop_drafts", {"status": s}, n) for s, n in sorted(drafts.items())]),
-            gauge("closeloop_sources_stuck", "Active sources overdue by more than 3x their interval.", len(stuck)),
-            Family("closeloop_mentions_quarantined", "gauge", "Mentions set aside by a failing pipeline stage.",
-                   [Sample("closeloop_mentions_quarantined", {"stage": stage}, n)
-                    for stage, n in sorted(quarantine_counts(self.engine).items())]),
-        ]
+    def metrics_page(self, accept: str | None = None) -> tuple[bytes, str]:
+        """The exposition and its content type: OpenMetrics when ``accept`` asks for it, else the text format."""
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(self.registry), content_type
 
     def metrics_text(self) -> str:
-        with self._lock:
-            if self._cache is None or time.monotonic() - self._cache[0] > DB_METRICS_TTL_SECONDS:
-                try:
-                    self._cache = (time.monotonic(), self._database_families())
-                except Exception as exc:  # the process metrics still go out; the scrape shows the DB is down
-                    log.warning("metrics_database_failed error=%r", str(exc).splitlines()[0] if str(exc) else "")
-                    self._cache = (time.monotonic(), [])
-            database = self._cache[1]
-        up = Family("closeloop_database_up", "gauge", "1 when the last scrape could read the database.",
-                    [Sample("closeloop_database_up", {}, 1.0 if database else 0.0)])
-        return exposition([*self.metrics.families(), *database, up])
+        return self.metrics_page()[0].decode("utf-8")
 
 
 class HealthServer:
@@ -154,7 +191,7 @@ def _handler(health: Health) -> type[BaseHTTPRequestHandler]:
                 elif path == "/readyz":
                     self._json(*health.readyz())
                 elif path == "/metrics":
-                    self._send(200, health.metrics_text().encode(), "text/plain; version=0.0.4; charset=utf-8")
+                    self._send(200, *health.metrics_page(self.headers.get("Accept")))
                 else:
                     self._json(404, {"status": "not found", "paths": ["/healthz", "/readyz", "/metrics"]})
             except Exception:

@@ -1,47 +1,36 @@
-"""In-process counters for events (polls, errors, scorer latency, job runs) and the Prometheus text format.
+"""The process's own metrics (polls, errors, scorer latency, job runs), kept by prometheus-client.
 
-Written here rather than pulled in with prometheus-client: three metric types and one text format
-(https://prometheus.io/docs/instrumenting/exposition_formats/) are a few dozen lines, and the registry stays
-an object a test can make fresh. State that lives in the database is read at scrape time (monitor.health).
+Callers name a metric and its labels: ``metrics.inc("closeloop_poll_errors_total", {"source": s, "kind": k})``.
+``HELP`` gives each known metric its kind and help line; a name not in it is declared on first use (a
+counter for ``inc``, a gauge for ``set``, a histogram for ``observe``), with the labels of that first call,
+so a new event needs no edit here. Counter names end in ``_total``.
+
+Every ``Metrics`` is a registry of its own, holding the process_* and python_* collectors too, so a test
+can make a fresh one; ``METRICS`` is the process's. State that lives in the database is collected at
+scrape time (monitor.health).
 """
 
 from __future__ import annotations
 
-import math
 import threading
-import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from typing import Any
 
-Labels = tuple[tuple[str, str], ...]
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    name: str
-    labels: Mapping[str, str]
-    value: float
-
-
-@dataclass(frozen=True, slots=True)
-class Family:
-    name: str
-    kind: str  # counter, gauge or histogram
-    help: str
-    samples: Sequence[Sample]
-
-
-@dataclass
-class _Histogram:
-    buckets: tuple[float, ...]
-    counts: list[int] = field(default_factory=list)
-    total: float = 0.0
-    count: int = 0
-
-    def __post_init__(self) -> None:
-        self.counts = [0] * len(self.buckets)
-
+# A counter's *_created series says when this process started counting; process_start_time_seconds says it
+# once for all of them.
+disable_created_metrics()
 
 HELP = {
     "closeloop_mentions_ingested_total": ("counter", "New mentions stored, per source (since this process started)."),
@@ -51,98 +40,46 @@ HELP = {
     "closeloop_job_last_success_timestamp_seconds": ("gauge", "Unix time of each job's last successful run."),
     "closeloop_job_failures_total": ("counter", "Runs of each job that raised."),
 }
+_CLASSES: dict[str, Any] = {"counter": Counter, "gauge": Gauge, "histogram": Histogram}
 
 
 class Metrics:
-    """Thread-safe counters, gauges and histograms, keyed by name and labels."""
+    """Thread-safe counters, gauges and histograms, keyed by name and labels, in one registry."""
 
     def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
         self._lock = threading.Lock()
-        self._values: dict[tuple[str, Labels], float] = {}
-        self._histograms: dict[tuple[str, Labels], _Histogram] = {}
+        self._metrics: dict[str, Any] = {}
 
-    @staticmethod
-    def _key(name: str, labels: Mapping[str, str] | None) -> tuple[str, Labels]:
-        return name, tuple(sorted((labels or {}).items()))
+    def _metric(self, name: str, kind: str, labels: Mapping[str, str] | None,
+                buckets: tuple[float, ...] = LATENCY_BUCKETS) -> Any:
+        with self._lock:
+            metric = self._metrics.get(name)
+            if metric is None:
+                declared_kind, help_text = HELP.get(name, (kind, name))
+                options: dict[str, Any] = {"buckets": buckets} if declared_kind == "histogram" else {}
+                metric = _CLASSES[declared_kind](name, help_text, sorted(labels or {}), registry=self.registry,
+                                                 **options)
+                self._metrics[name] = metric
+        return metric.labels(**labels) if labels else metric
 
     def inc(self, name: str, labels: Mapping[str, str] | None = None, by: float = 1) -> None:
-        key = self._key(name, labels)
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + by
+        self._metric(name, "counter", labels).inc(by)
 
     def set(self, name: str, value: float, labels: Mapping[str, str] | None = None) -> None:
-        with self._lock:
-            self._values[self._key(name, labels)] = value
+        self._metric(name, "gauge", labels).set(value)
 
     def observe(self, name: str, value: float, labels: Mapping[str, str] | None = None,
                 buckets: tuple[float, ...] = LATENCY_BUCKETS) -> None:
-        key = self._key(name, labels)
-        with self._lock:
-            histogram = self._histograms.setdefault(key, _Histogram(buckets))
-            for i, bound in enumerate(histogram.buckets):
-                if value <= bound:
-                    histogram.counts[i] += 1
-            histogram.total += value
-            histogram.count += 1
+        self._metric(name, "histogram", labels, buckets).observe(value)
 
     def value(self, name: str, labels: Mapping[str, str] | None = None) -> float:
-        with self._lock:
-            return self._values.get(self._key(name, labels), 0.0)
-
-    def families(self) -> list[Family]:
-        with self._lock:
-            by_name: dict[str, list[Sample]] = {}
-            for (name, labels), value in sorted(self._values.items()):
-                by_name.setdefault(name, []).append(Sample(name, dict(labels), value))
-            for (name, labels), h in sorted(self._histograms.items()):
-                samples = by_name.setdefault(name, [])
-                for bound, count in zip(h.buckets, h.counts, strict=True):
-                    samples.append(Sample(f"{name}_bucket", {**dict(labels), "le": _number(bound)}, count))
-                samples.append(Sample(f"{name}_bucket", {**dict(labels), "le": "+Inf"}, h.count))
-                samples.append(Sample(f"{name}_sum", dict(labels), h.total))
-                samples.append(Sample(f"{name}_count", dict(labels), h.count))
-        return [Family(name, *HELP.get(name, ("gauge", name)), samples) for name, samples in by_name.items()]
-
-
-def timed(metrics: Metrics, name: str) -> _Timer:
-    return _Timer(metrics, name)
-
-
-class _Timer:
-    def __init__(self, metrics: Metrics, name: str) -> None:
-        self.metrics, self.name, self.start = metrics, name, 0.0
-
-    def __enter__(self) -> _Timer:
-        self.start = time.perf_counter()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.metrics.observe(self.name, time.perf_counter() - self.start)
-
-
-def _number(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return repr(float(value))
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def exposition(families: Iterable[Family]) -> str:
-    """The Prometheus text format (version 0.0.4) of ``families``."""
-    lines: list[str] = []
-    for family in families:
-        lines.append(f"# HELP {family.name} {family.help.replace(chr(92), chr(92) * 2).replace(chr(10), ' ')}")
-        lines.append(f"# TYPE {family.name} {family.kind}")
-        for sample in family.samples:
-            labels = ",".join(f'{k}="{_escape(str(v))}"' for k, v in sample.labels.items())
-            lines.append(f"{sample.name}{{{labels}}} {_number(sample.value)}" if labels
-                         else f"{sample.name} {_number(sample.value)}")
-    return "\n".join(lines) + "\n"
+        """A counter's or gauge's current value (0 before it was first recorded)."""
+        found = self.registry.get_sample_value(name, dict(labels or {}))
+        return float(found) if found is not None else 0.0
 
 
 METRICS = Metrics()

@@ -3,40 +3,50 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 from typing import Any
+
+from monitor.cli.common import EXIT_BAD_INPUT, EXIT_OK, CliError, open_database, output_file, settings_for
+
+# A digest compares its week with those before it; weeks outside these years name no data closeloop holds
+# and, near year 1 or 9999, dates the calendar cannot hold.
+WEEK_YEARS = (2000, 9998)
+
+
+def _week(value: str) -> str:
+    from responders.metrics import parse_week
+
+    try:
+        year, _number = parse_week(value)
+    except ValueError as exc:
+        raise CliError(f"--week: {exc}") from None
+    if not WEEK_YEARS[0] <= year <= WEEK_YEARS[1]:
+        raise CliError(f"--week: {value} is outside the years {WEEK_YEARS[0]}–{WEEK_YEARS[1]}")
+    return value
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
-    from models.db import make_engine, prepare
     from models.types import utcnow
-    from monitor.config import ConfigError, load_settings
+    from monitor.config import ConfigError
     from responders.digest import build_digest, preview_html, send_weekly_digest
     from responders.mailer import SmtpMailer
-    from responders.metrics import iso_week, parse_week, previous_week
+    from responders.metrics import iso_week, previous_week
 
-    settings = load_settings(args.config)
+    settings = settings_for(args)
     now = utcnow()
-    week = args.week or previous_week(iso_week(now, settings.app.timezone))
-    try:
-        parse_week(week)
-    except ValueError as exc:
-        raise ConfigError(f"--week: {exc}") from None
+    week = _week(args.week) if args.week else previous_week(iso_week(now, settings.app.timezone))
     if not args.preview and not args.send:
-        print("closeloop digest: say --preview FILE, --send, or both", file=sys.stderr)
-        return 2
-    engine = make_engine(settings.database_url(), echo=settings.database.echo)
-    prepare(engine)
-    if args.preview:
-        Path(args.preview).write_text(preview_html(build_digest(engine, settings, week=week, now=now)), "utf-8")
-        print(f"digest {week} written to {args.preview}")
+        raise CliError("digest: say --preview FILE, --send, or both", EXIT_BAD_INPUT)
+    preview = output_file(args.preview, "--preview") if args.preview else None
+    if args.send and not settings.digest.recipients:
+        raise ConfigError("digest.recipients: no one to send the digest to")
+    engine = open_database(settings)
+    if preview is not None:
+        preview.write_text(preview_html(build_digest(engine, settings, week=week, now=now)), "utf-8")
+        print(f"digest {week} written to {preview}")
     if args.send:
-        if not settings.digest.recipients:
-            raise ConfigError("digest.recipients: no one to send the digest to")
         sent = send_weekly_digest(engine, settings, SmtpMailer(settings.smtp), week=week, now=now)
         print(f"digest {week} sent to {sent} recipient(s); the others already had it or were refused")
-    return 0
+    return EXIT_OK
 
 
 def register(commands: Any) -> None:

@@ -35,9 +35,10 @@ def test_ingest_then_queue_json(config: Path, tmp_path: Path, database_url: str)
     env = {"CLOSELOOP_DATABASE_URL": database_url}
     data = write(tmp_path / "m.jsonl", [*POSTS[:2], "not json at all", *POSTS[2:]])
     ingest = closeloop("--config", str(config), "ingest", str(data), env=env)
-    assert ingest.returncode == 0, ingest.stderr
+    assert ingest.returncode == 4, "stored what it could, and says that a line was skipped"
     assert "read 7, new 6" in ingest.stdout and "bad lines 1" in ingest.stdout
     assert "skipped line 3: not valid JSON" in ingest.stdout
+    assert "1 line(s) of" in ingest.stdout and "skipped: lines 3;" in ingest.stdout
     assert "cases opened 3" in ingest.stdout
 
     again = closeloop("--config", str(config), "ingest", str(data), env=env)
@@ -67,7 +68,7 @@ def test_a_bad_config_stops_with_the_key_named(tmp_path: Path) -> None:
 def test_ingest_of_a_missing_file_says_so(config: Path, tmp_path: Path) -> None:
     result = closeloop("--config", str(config), "ingest", str(tmp_path / "nope.jsonl"),
                        env={"CLOSELOOP_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
-    assert result.returncode == 2 and "no such file" in result.stdout
+    assert result.returncode == 2 and "no such file" in result.stderr
 
 
 def test_a_long_file_shows_progress_and_still_ingests(config: Path, tmp_path: Path) -> None:

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import ConfigError, Settings, documented_keys, load_settings, parse_settings
+from monitor.config import (
+    ConfigError,
+    ConfigNotFound,
+    Settings,
+    documented_keys,
+    load_settings,
+    parse_settings,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -82,15 +89,75 @@ def test_no_secret_is_a_config_value() -> None:
     flat = repr(data).lower()
     for word in ("password", "secret", "token", "api_key"):
         assert f"'{word}':" not in flat and f"'smtp_{word}':" not in flat
-    secretive = [k for k in documented_keys() if "secret" in k or "password" in k or "token" in k]
+    secretive = [k for k in documented_keys() if ("secret" in k or "password" in k or "token" in k)
+                 and k != "console.password_min_length"]  # a number about passwords, not one
     assert all(k.endswith("_env") for k in secretive), "a secret is named by its environment variable"
 
 
-def test_defaults_are_usable_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_file_it_refuses_saying_where_it_looked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    settings = load_settings(env={})
+    with pytest.raises(ConfigNotFound) as caught:
+        load_settings(env={})
+    assert str(tmp_path / "config.toml") in str(caught.value) and "CLOSELOOP_CONFIG" in str(caught.value)
+    assert "--defaults" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_defaults_are_usable_when_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(env={"CLOSELOOP_CONSOLE__PORT": "9090"}, defaults=True)
     assert isinstance(settings, Settings)
-    assert settings.brands[0].name == "Acme"
+    assert settings.brands[0].name == "Acme" and settings.console.port == 9090
+
+
+def test_every_key_can_come_from_the_environment_over_the_file_over_the_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[console]\nhost = "10.0.0.1"\nport = 8081\n[daemon]\nroles = ["poll"]\n', "utf-8")
+    env = {"CLOSELOOP_CONSOLE__HOST": "0.0.0.0", "closeloop_console__secure_cookies": "true",
+           "CLOSELOOP_DAEMON__ROLES": '["poll", "score"]', "CLOSELOOP_CONSOLE__TRUSTED_PROXIES": '["10.1.0.0/16"]',
+           "CLOSELOOP_BRANDS": '[{"name": "Beta", "keywords": ["beta"]}]',
+           # Not settings: the variables closeloop always read, and secrets named by a config.
+           "CLOSELOOP_SMTP_PASSWORD": "hunter2hunter2", "CLOSELOOP_LOG_LEVEL": "INFO"}
+    settings = load_settings(config, env=env)
+    assert (settings.console.host, settings.console.port, settings.console.secure_cookies) == ("0.0.0.0", 8081, True)
+    assert settings.daemon.roles == ("poll", "score") and settings.console.trusted_proxies == ("10.1.0.0/16",)
+    assert [b.name for b in settings.brands] == ["Beta"]
+    assert settings.console.session_hours == 12, "what neither sets keeps its default"
+    assert len(documented_keys()) > 60 and all(key.count(".") >= 1 for key in documented_keys())
+
+
+@pytest.mark.parametrize(
+    ("env", "blamed", "named"),
+    [
+        ({"CLOSELOOP_DATABASE_URL": "mysql://x"}, "environment variable CLOSELOOP_DATABASE_URL", "database.url"),
+        ({"CLOSELOOP_DATABASE__URL": "mysql://x"}, "environment variable CLOSELOOP_DATABASE__URL", "database.url"),
+        ({"CLOSELOOP_CONSOLE__SECURE_COOKIES": "yes"}, "environment variable CLOSELOOP_CONSOLE__SECURE_COOKIES",
+         "console.secure_cookies"),
+        ({"CLOSELOOP_CONSOLE__PORT": "eighty"}, "environment variable CLOSELOOP_CONSOLE__PORT", "console.port"),
+        ({"CLOSELOOP_CONSOLE__NO_SUCH_KEY": "1"}, "environment variable CLOSELOOP_CONSOLE__NO_SUCH_KEY",
+         "console.no_such_key"),
+        ({"CLOSELOOP_SOURCES": "[not json"}, "environment variable CLOSELOOP_SOURCES", "sources"),
+        ({"CLOSELOOP_CONSOLE__TRUSTED_PROXIES": '["everyone"]'},
+         "environment variable CLOSELOOP_CONSOLE__TRUSTED_PROXIES", "console.trusted_proxies"),
+    ],
+)
+def test_a_bad_variable_is_blamed_not_the_file(env: dict[str, str], blamed: str, named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings({"database": {"url": "sqlite:///fine.db"}}, origin="config.toml", env=env)
+    assert str(caught.value).startswith(f"{blamed}: {named}"), str(caught.value)
+    assert "config.toml" not in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["yes", "on", 1, 0, "1", "", "True "])
+def test_booleans_are_true_or_false_and_nothing_else(value: object) -> None:
+    for key in ("console.secure_cookies", "database.echo", "scoring.quantize", "resolution.csat_followup"):
+        section, name = key.split(".")
+        if value == "True ":
+            assert getattr(getattr(parse_settings({section: {name: value}}, env={}), section), name) is True
+            continue
+        with pytest.raises(ConfigError, match=rf"config: {key}: must be true or false"):
+            parse_settings({section: {name: value}}, env={})
+    with pytest.raises(ConfigError, match=r"sources.0.enabled: must be true or false"):
+        parse_settings({"sources": [{"name": "r", "platform": "replay", "path": "a", "enabled": "no"}]}, env={})
 
 
 def test_the_readme_lists_every_key() -> None:

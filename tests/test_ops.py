@@ -151,9 +151,16 @@ def test_healthz_readyz_and_metrics_over_http(engine: Engine, tmp_path: Path) ->
         assert samples["closeloop_scorer_latency_seconds_count"] == 1
         assert samples["closeloop_queue_depth"] == 3, "three complaints, none answered"
         assert samples["closeloop_sla_breaches"] == 3, "two hours later all are past their 60-minute deadline"
-        assert samples["closeloop_oldest_unanswered_seconds"] > 3600
+        # The clock starts at the post: the oldest complaint was written 50 minutes before it was ingested.
+        assert samples["closeloop_oldest_unanswered_seconds"] == (2 * 60 + 50) * 60
         assert samples["closeloop_replies_sent_total"] == 0 and samples["closeloop_database_up"] == 1
         assert "# TYPE closeloop_scorer_latency_seconds histogram" in page
+        assert samples["process_resident_memory_bytes"] > 0 and "python_info" in page, "the process collectors"
+        assert not any(name.endswith("_created") for name in samples), "no *_created series"
+        with urllib.request.urlopen(urllib.request.Request(
+                base + "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}), timeout=5) as r:
+            assert r.headers["Content-Type"].startswith("application/openmetrics-text")
+            assert r.read().decode().rstrip().endswith("# EOF")
         assert _get(base + "/nope")[0] == 404
     finally:
         server.stop()
@@ -164,7 +171,7 @@ def test_healthz_says_when_the_database_is_unreachable(tmp_path: Path) -> None:
     health = Health(engine, lexicon_settings(), scheduler_running=lambda: True, metrics=Metrics())
     status, body = health.healthz()
     assert status == 503 and "OperationalError" in str(body["database"])
-    assert "closeloop_database_up 0" in health.metrics_text()
+    assert "closeloop_database_up 0.0" in health.metrics_text()
 
 
 # --- logs ---------------------------------------------------------------------------------------------------
@@ -181,16 +188,41 @@ def test_json_logs_are_one_event_per_line_with_fields(monkeypatch: pytest.Monkey
             raise RuntimeError("boom\nsecond line")
         except RuntimeError:
             log.exception("job_failed job=%s", "poll")
+        # The scorer's fallback line: free text after the fields mentions other models.
+        log.warning("scorer_fallback model=%s backend=lexicon reason=%r: marked model=lexicon:vader instead",
+                    "cardiffnlp/twitter-xlm-roberta-base-sentiment", "offline model=evil")
+        # Other libraries' lines are not events: their first word is not an event name.
+        logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
+        logging.getLogger("uvicorn.error").info("Will watch for changes")
     finally:
         configure_logging("WARNING")
     lines = stream.getvalue().splitlines()
-    assert len(lines) == 3, "one line per event, tracebacks included"
-    first, second, third = (json.loads(line) for line in lines)
-    assert (first["event"], first["source"], first["fetched"], first["level"]) == ("source_polled", "acme", "12", "INFO")
-    assert "sk-very-secret-value" not in stream.getvalue() and "***" in first["error"]
+    assert len(lines) == 6, "one line per event, tracebacks included"
+    first, second, third, fallback, alembic, uvicorn = (json.loads(line) for line in lines)
+    assert (first["event"], first["source"], first["fetched"], first["level"]) == ("source_polled", "acme x", 12, "INFO")
+    assert "sk-very-secret-value" not in stream.getvalue() and first["error"] == "it's ***"
     assert (second["event"], second["job"], second["took"]) == ("job_done", "poll", 0.5)
     assert third["event"] == "job_failed" and "RuntimeError: boom" in third["exc"]
-    assert event_fields("x a='b c' d=\"e\" f=1") == ("x", {"a": "b c", "d": "e", "f": "1"})
+    assert (fallback["model"], fallback["backend"], fallback["reason"]) == (
+        "cardiffnlp/twitter-xlm-roberta-base-sentiment", "lexicon", "offline model=evil")
+    assert (alembic["event"], alembic["logger"], alembic["msg"]) == ("log", "alembic.runtime.migration",
+                                                                     "Context impl SQLiteImpl.")
+    assert (uvicorn["event"], uvicorn["msg"]) == ("log", "Will watch for changes")
+    assert event_fields("x a=%s d=%d f=1 g=%r, then text h=2", ("b c", 5, "q")) == (
+        "x", {"a": "b c", "d": 5, "f": "1", "g": "q"})
+
+
+def test_the_scheduler_does_not_flood_the_log_with_expected_skips() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "text", stream=stream)
+    try:
+        scheduler = logging.getLogger("apscheduler.scheduler")
+        scheduler.warning('Execution of job "poll" skipped: maximum number of running instances reached (1)')
+        logging.getLogger("apscheduler.executors.default").info('Running job "poll"')
+        scheduler.error("Job raised an exception")
+    finally:
+        configure_logging("WARNING")
+    assert stream.getvalue().count("\n") == 1 and "Job raised an exception" in stream.getvalue()
 
 
 @pytest.fixture

@@ -91,3 +91,44 @@ def test_without_a_login_pages_redirect_and_actions_are_401(desk: Engine, settin
             assert status == 303, path
         else:
             assert status == 401, path
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/?page=99999999999999999999999", 404),
+    ("/?page=1000001", 404),
+    ("/queue/list?page=99999999999999999999999", 404),
+    ("/api/queue?page=99999999999999999999999", 404),
+    ("/?page=abc", 400),
+    ("/?page=0", 400),
+    ("/?page=-3", 400),
+    ("/?page=" + "9" * 5000, 400),
+    ("/cases/99999999999999999999", 404),
+    ("/cases/9223372036854775808", 404),
+    ("/cases/0", 404),
+    ("/audit?before=999999999999999999999999", 200),
+    ("/audit?before=x", 400),
+])
+def test_numbers_out_of_range_are_a_400_or_404_never_a_500(desk: Engine, settings: Settings, path: str,
+                                                             status: int) -> None:
+    c = client(desk, settings)  # the TestClient raises any server error, so a 500 cannot pass for a page
+    login(c, "viewer")
+    response = c.get(path)
+    assert response.status_code == status, response.text[:300]
+    if status >= 400 and not path.startswith("/api/"):
+        assert "<html" in response.text.lower(), "an error page, not a bare error"
+
+
+def test_actions_on_a_case_number_past_64_bits_are_404(desk: Engine, settings: Settings) -> None:
+    c = client(desk, settings)
+    csrf = login(c, "approver")
+    for action in ("approve", "reject", "resolve", "claim"):
+        response = c.post(f"/cases/99999999999999999999/{action}",
+                          data={"csrf": csrf, "seen_hash": "x", "reason": "tone", "note": "done"})
+        assert response.status_code == 404, (action, response.status_code)
+
+
+def test_the_command_line_offers_exactly_the_roles_the_database_knows() -> None:
+    from models.tables import ROLES as STORED
+    from responders.web.commands import ROLE_NAMES
+
+    assert ROLE_NAMES == STORED

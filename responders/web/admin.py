@@ -9,11 +9,10 @@ from models.sources import enable_source
 from models.tables import ROLES
 from models.types import utcnow
 from models.users import UserError, change_role, create_user, list_users, set_disabled
-from responders.web.auth import Admin, client_address, hash_password
+from responders.web.auth import Admin, client_address, hash_password, password_problem
 from responders.web.render import page
 
 router = APIRouter()
-MIN_PASSWORD = 10
 
 
 @router.get("/users", response_class=HTMLResponse)
@@ -25,8 +24,9 @@ def users(request: Request, user: Admin) -> Response:
 @router.post("/users")
 def add_user(request: Request, *, name: str = Form(...), role: str = Form(...), password: str = Form(...),
              user: Admin) -> Response:
-    if len(password) < MIN_PASSWORD:
-        raise HTTPException(422, f"a password needs at least {MIN_PASSWORD} characters")
+    problem = password_problem(password, min_length=request.app.state.settings.console.password_min_length)
+    if problem:
+        raise HTTPException(422, problem)
     try:
         create_user(request.app.state.engine, name=name, password_hash=hash_password(password), role=role,
                     now=utcnow(), actor=user.name, address=client_address(request))

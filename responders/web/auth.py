@@ -3,6 +3,15 @@
 A session cookie holds a random token; the database holds only its SHA-256 and the session's CSRF token.
 Every POST must carry that CSRF token (form field ``csrf`` or header ``X-CSRF-Token``). The login form,
 made before any session exists, is protected by a double-submit cookie instead.
+
+The client's address is the connection's peer, or what a proxy listed in ``console.trusted_proxies`` says
+in X-Forwarded-For (uvicorn's proxy middleware, set up by ``responders.web.app.server_config``): no other
+client can choose the address that is throttled and written to the audit log.
+
+The login throttle counts failures of a name from one address (``login_attempts_per_15_minutes``; a success
+starts the count again) and, more slowly, of a name from everywhere (``login_attempts_per_name_per_hour``).
+Nothing counts failures by address alone: a team behind one proxy cannot be locked out by someone else's
+guesses, only the name being guessed waits.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from models.users import (
     create_session,
     credentials_for,
     delete_session,
-    failed_logins_since,
+    login_failures,
     record_login_attempt,
     session_user,
     update_password_hash,
@@ -37,6 +46,7 @@ from responders.web.render import page
 SESSION_COOKIE = "closeloop_session"
 LOGIN_COOKIE = "closeloop_login"
 THROTTLE_WINDOW = timedelta(minutes=15)
+NAME_WINDOW = timedelta(hours=1)
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 _hasher = PasswordHasher()
 # Verified against when the name is unknown, so an unknown name costs as much time as a wrong password.
@@ -51,6 +61,15 @@ class NotLoggedIn(Exception):
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def password_problem(password: str, *, min_length: int) -> str | None:
+    """Why ``password`` may not be set (None when it may): every place that sets one asks this."""
+    if len(password) < min_length:
+        return f"a password needs at least {min_length} characters (console.password_min_length)"
+    if not password.strip():
+        return "a password cannot be only spaces"
+    return None
 
 
 def verify_password(password_hash: str, password: str) -> bool:
@@ -133,11 +152,15 @@ def login(request: Request, name: str = Form(""), password: str = Form(""), csrf
         return _login_page(request, message="The login form expired; please try again.", status=403, name=name)
     address, now = client_address(request), utcnow()
     name = name.strip()[:100]
-    limit = settings.console.login_attempts_per_15_minutes
-    by_name, by_address = failed_logins_since(engine, name=name, address=address, since=now - THROTTLE_WINDOW)
-    if by_name >= limit or by_address >= limit:
+    console = settings.console
+    failures = login_failures(engine, name=name, address=address, pair_since=now - THROTTLE_WINDOW,
+                              name_since=now - NAME_WINDOW)
+    if failures.pair >= console.login_attempts_per_15_minutes:
         return _login_page(request, status=429, name=name,
-                           message="Too many failed logins. Wait 15 minutes before trying again.")
+                           message="Too many failed logins for this name. Wait 15 minutes before trying again.")
+    if failures.name >= console.login_attempts_per_name_per_hour:
+        return _login_page(request, status=429, name=name,
+                           message="Too many failed logins for this name. Wait an hour before trying again.")
     user = credentials_for(engine, name=name) if name else None
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or user.disabled or not ok:

@@ -7,30 +7,43 @@ import getpass
 import sys
 from typing import Any
 
-from models.tables import ROLES
+from monitor.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_NOT_APPLIED,
+    EXIT_OK,
+    CliError,
+    open_database,
+    settings_for,
+)
+
+# models.tables.ROLES, spelled here so that building the parser imports no database code.
+ROLE_NAMES = ("viewer", "agent", "approver", "admin")
 
 
-def _settings_and_engine(args: argparse.Namespace) -> tuple[Any, Any]:
-    from models.db import make_engine, prepare
-    from monitor.config import load_settings
-
-    settings = load_settings(args.config)
-    engine = make_engine(settings.database_url(), echo=settings.database.echo)
-    prepare(engine)
-    return settings, engine
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is from 1 to 65535, not {port}")
+    return port
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from responders.web.app import create_app
+    from responders.web.app import listen, server_config
 
-    settings, engine = _settings_and_engine(args)
-    host = args.host or settings.console.host
-    port = args.port or settings.console.port
-    print(f"closeloop console on http://{host}:{port}/", file=sys.stderr)
-    uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="warning", proxy_headers=False)
-    return 0
+    settings = settings_for(args)
+    config = server_config(settings, open_database(settings), host=args.host, port=args.port)
+    try:
+        sock = listen(config.host, config.port)
+    except OSError as exc:
+        raise CliError(f"the console cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
+    print(f"closeloop console on http://{config.host}:{config.port}/", file=sys.stderr)
+    uvicorn.Server(config).run(sockets=[sock])
+    return EXIT_OK
 
 
 def read_password(*, stdin: Any = None, prompt: Any = getpass.getpass) -> str:
@@ -47,43 +60,44 @@ def read_password(*, stdin: Any = None, prompt: Any = getpass.getpass) -> str:
 def cmd_users(args: argparse.Namespace) -> int:
     from models.types import utcnow
     from models.users import UserError, create_user, list_users
-    from responders.web.auth import hash_password
+    from responders.web.auth import hash_password, password_problem
 
-    _, engine = _settings_and_engine(args)
+    settings = settings_for(args)
+    engine = open_database(settings)
     if args.users_action == "list":
         for user in list_users(engine):
             print(f"{user.name}\t{user.role}\t{'disabled' if user.disabled else 'active'}")
-        return 0
+        return EXIT_OK
+    if args.role not in ROLE_NAMES:
+        raise CliError(f"--role: unknown role {args.role!r} (expected {', '.join(ROLE_NAMES)})")
     try:
         password = read_password()
     except ValueError as exc:
-        print(f"closeloop: {exc}", file=sys.stderr)
-        return 2
-    if not password:
-        print("closeloop: refusing an empty password", file=sys.stderr)
-        return 2
+        raise CliError(str(exc)) from None
+    problem = password_problem(password, min_length=settings.console.password_min_length)
+    if problem:
+        raise CliError(f"refusing the password: {problem}", EXIT_BAD_INPUT)
     try:
         create_user(engine, name=args.name, password_hash=hash_password(password), role=args.role, now=utcnow(),
                     actor="cli", address="cli")
     except UserError as exc:
-        print(f"closeloop: {exc}", file=sys.stderr)
-        return 1
+        raise CliError(str(exc), EXIT_NOT_APPLIED) from None
     print(f"user {args.name} created with role {args.role}")
-    return 0
+    return EXIT_OK
 
 
 def register(commands: Any) -> None:
     """Add `serve` and `users` to the main parser's subcommands."""
     serve = commands.add_parser("serve", help="the web console alone (uvicorn on console.host:console.port)")
     serve.add_argument("--host", help="listen address (default: console.host)")
-    serve.add_argument("--port", type=int, help="listen port (default: console.port)")
+    serve.add_argument("--port", type=_port, help="listen port (default: console.port)")
     serve.set_defaults(func=cmd_serve)
 
     users = commands.add_parser("users", help="console accounts")
     actions = users.add_subparsers(dest="users_action", required=True)
     add = actions.add_parser("add", help="create an account; the password is prompted, or read from stdin")
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--role", required=True, help=" | ".join(ROLE_NAMES))
     add.set_defaults(func=cmd_users)
     listing = actions.add_parser("list", help="every account with its role")
     listing.set_defaults(func=cmd_users)

@@ -30,6 +30,9 @@ from responders.web.style import findings_for
 router = APIRouter()
 PAGE_SIZE = 50
 AUDIT_PAGE_SIZE = 100
+# Far past any real queue: a bigger page number is a 404 before it reaches the database's OFFSET.
+MAX_PAGE = 1_000_000
+MAX_ID = 2**63 - 1
 FILTER_KEYS = ("brand", "platform", "language", "assignee", "state", "breached")
 
 
@@ -51,13 +54,23 @@ def _query_filters(request: Request, user: SessionUser) -> tuple[QueueFilter, di
               else (state,) if state in CASE_STATES else QUEUE_STATES)
     assignee = {"": None, "me": user.name, "none": ""}.get(params["assignee"], params["assignee"])
     breached = {"yes": True, "no": False}.get(params["breached"])
-    try:
-        number = max(1, int(request.query_params.get("page", "1")))
-    except ValueError:
-        number = 1
+    number = _whole_number(request.query_params.get("page", "1") or "1", "page")
+    if number > MAX_PAGE:
+        raise HTTPException(404, f"there is no page {number} of the queue")
     filters = QueueFilter(brand=params["brand"] or None, platform=params["platform"] or None,
                           language=params["language"] or None, assignee=assignee, states=states, breached=breached)
     return filters, params, number
+
+
+def _whole_number(value: str, what: str) -> int:
+    """A positive whole number from a query parameter, or a 400 that says what was wrong."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise HTTPException(400, f"{what} must be a whole number, not {value[:40]!r}") from None
+    if number < 1:
+        raise HTTPException(400, f"{what} must be 1 or more")
+    return number
 
 
 def _queue_context(request: Request, user: SessionUser) -> dict[str, Any]:
@@ -107,7 +120,7 @@ def queue_json(request: Request, user: Viewer) -> Response:
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case(request: Request, case_id: int, user: Viewer) -> Response:
     settings, engine = request.app.state.settings, request.app.state.engine
-    detail = case_detail(engine, case_id=case_id)
+    detail = case_detail(engine, case_id=case_id) if 1 <= case_id <= MAX_ID else None
     if detail is None:
         raise HTTPException(404, f"no case {case_id}")
     now = utcnow()
@@ -145,10 +158,9 @@ def quarantine(request: Request, user: Viewer) -> Response:
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit(request: Request, user: Viewer) -> Response:
-    try:
-        before = int(request.query_params["before"]) if "before" in request.query_params else None
-    except ValueError:
-        before = None
+    before = _whole_number(request.query_params["before"], "before") if "before" in request.query_params else None
+    if before is not None and before > MAX_ID:
+        before = None  # before an id no row can reach: every row, newest first
     rows = audit_page(request.app.state.engine, limit=AUDIT_PAGE_SIZE, before_id=before)
     older = f"/audit?before={rows[-1].id}" if len(rows) == AUDIT_PAGE_SIZE else None
     return page(request, "audit.html", {"rows": rows, "older": older})
