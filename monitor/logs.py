@@ -185,6 +185,7 @@ def configure_logging(level: str | int = "WARNING", fmt: str = "text", *, stream
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        logger.setLevel(logging.NOTSET)  # a uvicorn.Config made earlier in this process set its own level
     # APScheduler's per-run lines ("Running job", "executed successfully") are our job events' business;
     # below DEBUG they only bury them, several times a second.
     scheduler = logging.getLogger("apscheduler")

@@ -244,12 +244,12 @@ class Poller:
         try:
             for _page in range(self.settings.daemon.max_pages_per_poll):
                 if not self._spend_budget(claimed, config, key):
-                    self._count(claimed.name, new)
                     return new
                 batch = source.fetch(cursor)
                 stored = store_fetched(self.engine, batch, platform=config.platform, brand=claimed.brand,
                                        source_id=claimed.id, save_cursor=True, lease_owner=self.owner)
                 log_bad(claimed.name, [*batch.bad, *stored.refused])
+                self._count(claimed.name, stored.new)  # counted as soon as committed, page by page
                 new += stored.new
                 fetched += len(batch.mentions)
                 bad += len(batch.bad) + len(stored.refused)
@@ -261,7 +261,6 @@ class Poller:
             more = not batch.exhausted
         except LeaseLost:
             log.warning("source_lease_lost source=%s", claimed.name)
-            self._count(claimed.name, new)
             return new
         except RateLimited as exc:
             now = self.clock()
@@ -270,23 +269,19 @@ class Poller:
             record_poll_failure(self.engine, source_id=claimed.id, owner=self.owner, now=now, permanent=False,
                                 error=redact(str(exc)), count_error=False, next_poll_at=until)
             log.warning("source_rate_limited source=%s retry_after=%.0f", claimed.name, exc.retry_after)
-            self._count(claimed.name, new)
             return new
         except SourceError as exc:
             self._failed(claimed, str(exc), permanent=exc.permanent, interval=interval)
-            self._count(claimed.name, new)
             return new
         except Exception as exc:  # a bug or an unforeseen library error: back off, keep the others running
             log.exception("source_crashed source=%s", claimed.name)
             self._failed(claimed, f"{type(exc).__name__}: {exc}", permanent=False, interval=interval, kind="crash")
-            self._count(claimed.name, new)
             return new
         now = self.clock()
         record_poll_success(self.engine, source_id=claimed.id, owner=self.owner, now=now,
                             next_poll_at=next_after_success(now=now, interval=interval, more_pages=more))
         log.info("source_polled source=%s fetched=%d new=%d bad=%d sanitised=%d deleted=%d more=%s", claimed.name,
                  fetched, new, bad, sanitised, deleted, more)
-        self._count(claimed.name, new)
         return new
 
     def _count(self, name: str, new: int) -> None:

@@ -177,8 +177,12 @@ def test_sigterm_mid_work_exits_0_in_time_and_gives_back_every_claim(engine: Eng
                    "the ingest to start", log)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as response:
                 assert response.status == 200
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
-                assert b"closeloop_mentions_ingested_total" in response.read()
+
+            def scraped_ingest_counter() -> bool:  # counted right after the page commits: wait for it
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+                    return b"closeloop_mentions_ingested_total" in response.read()
+
+            _until(scraped_ingest_counter, lambda: _progress(engine, fake), "the ingest counter on /metrics", log)
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=STALL_SECONDS + 60)  # a hang guard: the daemon's own deadline comes first
         finally:

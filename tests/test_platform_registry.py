@@ -103,10 +103,10 @@ def test_a_bad_handle_or_option_is_a_one_line_config_error_naming_it() -> None:
     with pytest.raises(ConfigError) as bad_handle:
         parse_settings({"brands": [{"name": "A", "handles": {"x": "no spaces allowed"}}]}, origin="c.toml", env={})
     first = str(bad_handle.value).splitlines()[0]
-    assert first == "c.toml: brands.0.handles.x: Value error, 'no spaces allowed' is not a handle here (expected e.g. 'acme')"
+    assert first == "c.toml: brands.0.handles.x: 'no spaces allowed' is not a handle here (expected e.g. 'acme')"
     with pytest.raises(ConfigError) as bad_option:
         parse_settings({"sources": [{"name": "s", "platform": "x", "options": {"max_reslts": 5}}]}, env={})
-    assert str(bad_option.value) == ("config: sources.0: Value error, source 's': options.max_reslts: Extra inputs are "
+    assert str(bad_option.value) == ("config: sources.0: source 's': options.max_reslts: Extra inputs are "
                                      "not permitted")
 
 
