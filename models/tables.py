@@ -137,6 +137,9 @@ class Case(SQLModel, table=True):
     conversation_id: str | None = Field(default=None, max_length=500)
     state: str = Field(default="open", max_length=20)
     resolution: str | None = Field(default=None, max_length=20)
+    # "complaint": the care desk's work, measured against the response and resolution targets; "praise": a
+    # thank-you to answer, kept out of the queue's clock, escalations and the resolution metrics.
+    lane: str = Field(default="complaint", max_length=20, sa_column_kwargs={"server_default": "complaint"})
     category: str = Field(default="general", max_length=40)
     language: str | None = Field(default=None, max_length=20)
     prior_complaints: int = 0
@@ -183,6 +186,9 @@ class Draft(SQLModel, table=True):
     case_id: int = Field(foreign_key="case.id", index=True)
     mention_id: int = Field(foreign_key="mention.id")
     kind: str = Field(default="reply", max_length=20)
+    # What the drafter read the post as (complaint, question, praise, other): the style guide asks for an
+    # apology only where the post needs one.
+    intent: str | None = Field(default=None, max_length=20)
     status: str = Field(default="draft", max_length=20)
     language: str = Field(max_length=20)
     category: str = Field(max_length=40)
@@ -228,6 +234,8 @@ class User(SQLModel, table=True):
     name: str = Field(unique=True, max_length=100)
     password_hash: str = Field(max_length=300)
     role: str = Field(max_length=20)
+    # How this person signs the replies they approve (e.g. "– Maria"); None: their name after a dash.
+    signature: str | None = Field(default=None, max_length=200)
     disabled: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
