@@ -54,6 +54,7 @@ def _engine(settings: Settings) -> Engine:
 
 def _ingest_file(settings: Settings, path: Path, *, brand: str | None, console: Console, shift: timedelta = timedelta(0)) -> int:
     from monitor.pipeline import IngestReport, fetch_and_store, process_pending
+    from monitor.radar.tick import radar_tick
     from monitor.render import render_report
     from monitor.scoring import build_scorer
 
@@ -75,6 +76,7 @@ def _ingest_file(settings: Settings, path: Path, *, brand: str | None, console: 
         fetch_and_store(engine, source, brand=brand_name, source_id=None, report=report)
     scorer = build_scorer(settings.scoring)
     process_pending(engine, settings, scorer, report=report)
+    radar_tick(engine, settings, now=None)  # a replay is judged on its own clock: see monitor.radar.tick
     render_report(console, report, source=str(path))
     return 0
 
@@ -136,6 +138,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                   style="bold")
     for line in demo_history(engine, settings, now=utcnow()):
         console.print(line, markup=False, highlight=False)
+    from monitor.radar.demo import show_radar_demo
+
+    show_radar_demo(settings, database, console, config=DEMO_DIR / "demo.toml")
     prefix = f"CLOSELOOP_DATABASE_URL=sqlite:///{database} closeloop --config {DEMO_DIR / 'demo.toml'}"
     console.print(Text(
         "\nAnswer these complaints in the console:\n"
@@ -364,11 +369,13 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("--keys", action="store_true", help="list every key with its help line")
     config.set_defaults(func=cmd_config)
     # Subcommands contributed by responders/: the console (serve, users) and the digest.
+    from monitor.radar.commands import register as register_alerts
     from responders.resolution_commands import register as register_digest
     from responders.web.commands import register as register_web
 
     register_web(commands)
     register_digest(commands)
+    register_alerts(commands)
     return parser
 
 

@@ -8,6 +8,7 @@ setting that needs one names the environment variable that holds it.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import tomllib
 from collections.abc import Mapping
@@ -80,12 +81,16 @@ class Brand(_Section):
         (), description="Words that make a post a mention of this brand (case-insensitive)."
     )
     default_language: str = Field("en", description="Language of replies when a post's language is unknown.")
+    watch_terms: tuple[str, ...] = Field(
+        (), description="Words and phrases the crisis radar always counts as topics for this brand (product "
+        "names, \"outage\", \"recall\", \"hacked\"); a trailing * makes a stem."
+    )
 
-    @field_validator("keywords")
+    @field_validator("keywords", "watch_terms")
     @classmethod
     def _keywords_not_blank(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if any(not k.strip() for k in value):
-            raise ValueError("keywords must not be blank")
+            raise ValueError("must not hold blank entries")
         return tuple(k.strip() for k in value)
 
 
@@ -237,6 +242,46 @@ class DigestSettings(_Section):
     hour: int = Field(8, ge=0, le=23, description="Hour the digest is sent (in app.timezone).")
 
 
+class RadarSettings(_Section):
+    enabled: bool = Field(True, description="Watch every brand for spikes of mentions about one thing.")
+    window_minutes: int = Field(15, ge=1, le=24 * 60, description="The short window whose rate is compared "
+                                "with the baseline.")
+    step_seconds: int = Field(60, ge=1, le=3600, description="How finely a backlog (an ingested file, a "
+                              "daemon catching up) is replayed: one look per step that has posts.")
+    rise_factor: float = Field(4.0, gt=1, description="A topic is hot when its rate in the window is at least "
+                               "this many times its baseline (or the floor).")
+    floor_per_hour: float = Field(4.0, gt=0, description="Least baseline, in mentions per hour, a rate is "
+                                  "compared with, so a quiet brand or a new word is not 'infinitely' above it.")
+    min_mentions: int = Field(10, ge=1, description="Least mentions (or complaints) of a topic in the window "
+                              "for a spike.")
+    min_authors: int = Field(8, ge=1, description="Least distinct authors among them: one loud account is not "
+                             "a crisis.")
+    close_factor: float = Field(2.0, gt=0, description="A spike subsides when its rate falls below this many "
+                                "times its baseline (or the floor)...")
+    quiet_minutes: int = Field(30, ge=0, description="...and closes once it has stayed below that this long.")
+    recent_days: int = Field(7, ge=1, le=60, description="Baseline: the same hour on each of this many recent "
+                             "days (their median).")
+    baseline_weeks: int = Field(4, ge=0, le=12, description="Baseline: the same hour of the week in this many "
+                                "past weeks (their median); the higher of the two baselines counts.")
+    warmup_hours: int = Field(24, ge=0, description="No spike is raised for a brand until the radar has "
+                              "counted its mentions this long.")
+    share_half_life_days: float = Field(7.0, gt=0, description="How fast a topic's usual share of a brand's "
+                                        "mentions is forgotten (half-life).")
+    topic_words: int = Field(6, ge=1, le=20, description="Most words that name a spike's topic.")
+    recipients: tuple[str, ...] = Field((), description="Who is mailed when a spike opens, and again when it "
+                                        "grows.")
+    growth_factor: float = Field(3.0, gt=1, description="An open spike is mailed again each time its mentions "
+                                 "have grown by this factor since the last mail.")
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if not re.fullmatch(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+", entry.strip()):
+                raise ValueError(f"not a single e-mail address: {entry!r}")
+        return tuple(entry.strip() for entry in value)
+
+
 class Settings(_Section):
     app: AppSettings = Field(default_factory=AppSettings, description="Process-wide settings.")
     database: DatabaseSettings = Field(default_factory=DatabaseSettings, description="Where closeloop stores state.")
@@ -256,6 +301,7 @@ class Settings(_Section):
     resolution: ResolutionSettings = Field(default_factory=ResolutionSettings, description="Resolution tracking.")
     smtp: SmtpSettings = Field(default_factory=SmtpSettings, description="Outgoing mail.")
     digest: DigestSettings = Field(default_factory=DigestSettings, description="The weekly digest.")
+    radar: RadarSettings = Field(default_factory=RadarSettings, description="The crisis radar (spike alerts).")
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:
@@ -366,6 +412,7 @@ __all__ = [
     "Brand",
     "ConfigError",
     "DatabaseSettings",
+    "RadarSettings",
     "RankingSettings",
     "ScoringSettings",
     "Settings",

@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from sqlalchemy.engine import Engine
 
+from models.alerts import open_spike_counts
 from models.health import active_sources, database_reachable, drafts_by_status, queue_state
 from models.types import utcnow
 from monitor.config import Settings
@@ -43,6 +44,13 @@ def stuck_sources(engine: Engine, settings: Settings, *, now: datetime) -> list[
         if now - source.next_poll_at > STUCK_INTERVALS * interval:
             stuck.append(source.name)
     return sorted(stuck)
+
+
+def open_spikes_family(counts: dict[str, int], brands: list[str]) -> Family:
+    """The gauge of open crisis-radar spikes, one sample per brand (configured brands show 0 when calm)."""
+    names = sorted({*brands, *counts})
+    return Family("closeloop_spikes_open", "gauge", "Crisis radar spikes open now, per brand.",
+                  [Sample("closeloop_spikes_open", {"brand": b}, float(counts.get(b, 0))) for b in names])
 
 
 class Health:
@@ -97,6 +105,7 @@ class Health:
             Family("closeloop_drafts", "gauge", "Drafts per outbox state.",
                    [Sample("closeloop_drafts", {"status": s}, n) for s, n in sorted(drafts.items())]),
             gauge("closeloop_sources_stuck", "Active sources overdue by more than 3x their interval.", len(stuck)),
+            open_spikes_family(open_spike_counts(self.engine), [b.name for b in self.settings.brands]),
         ]
 
     def metrics_text(self) -> str:

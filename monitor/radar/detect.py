@@ -1,0 +1,102 @@
+"""When a topic is hot, when a spike subsides, when it has grown enough to mail again. Pure rules.
+
+A topic is **hot** when, in the short window, its mentions (or its complaints) are at least ``min_mentions``,
+come from at least ``min_authors`` distinct people, and run at ``rise_factor`` times its baseline or more —
+the baseline never counted lower than ``floor_per_hour``, so a quiet brand or a brand-new word needs a real
+crowd. A spike **subsides** once the posts it holds, in a window, fall below ``close_factor`` times its
+baseline (or the floor), and **closes** when they stay below that for ``quiet`` — a moment computed from
+the posts' own times, so it does not depend on when the radar happens to look.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitor.config import RadarSettings
+
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    window: timedelta
+    rise_factor: float
+    floor_per_hour: float
+    min_mentions: int
+    min_authors: int
+    close_factor: float
+    quiet: timedelta
+    growth_factor: float
+
+    @classmethod
+    def from_settings(cls, radar: RadarSettings) -> Rules:
+        return cls(window=timedelta(minutes=radar.window_minutes), rise_factor=radar.rise_factor,
+                   floor_per_hour=radar.floor_per_hour, min_mentions=radar.min_mentions,
+                   min_authors=radar.min_authors, close_factor=radar.close_factor,
+                   quiet=timedelta(minutes=radar.quiet_minutes), growth_factor=radar.growth_factor)
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """A topic's posts in the window: how many, how many complaints, and by how many distinct people."""
+
+    mentions: int
+    authors: int
+    complaints: int = 0
+    complaint_authors: int = 0
+
+
+def per_hour(count: int, window: timedelta) -> float:
+    return count * (HOUR / window)
+
+
+def _rises(count: int, authors: int, baseline: float, rules: Rules, *, relaxed: bool) -> bool:
+    least_mentions = math.ceil(rules.min_mentions / 2) if relaxed else rules.min_mentions
+    least_authors = math.ceil(rules.min_authors / 2) if relaxed else rules.min_authors
+    return (count >= least_mentions and authors >= least_authors
+            and per_hour(count, rules.window) >= rules.rise_factor * max(baseline, rules.floor_per_hour))
+
+
+def is_hot(tally: Tally, *, baseline: tuple[float, float], rules: Rules, relaxed: bool = False) -> bool:
+    """Whether a topic with this tally and this (mentions, complaints) baseline per hour is hot.
+
+    ``relaxed`` halves the crowd needed (not the rise): used only to name what a brand-wide burst is about.
+    """
+    return (_rises(tally.mentions, tally.authors, baseline[0], rules, relaxed=relaxed)
+            or _rises(tally.complaints, tally.complaint_authors, baseline[1], rules, relaxed=relaxed))
+
+
+def excess(tally: Tally, *, baseline: tuple[float, float], window: timedelta) -> float:
+    """Mentions in the window beyond what the baseline expects there: how much a topic explains a burst."""
+    return tally.mentions - baseline[0] * (window / HOUR)
+
+
+def close_count(baseline_per_hour: float, rules: Rules) -> int:
+    """Fewest posts in a window that keep a spike with this baseline going."""
+    return max(1, math.ceil(rules.close_factor * max(baseline_per_hour, rules.floor_per_hour) * (rules.window / HOUR)))
+
+
+def quiet_from(times_newest_first: Sequence[datetime], *, count: int, window: timedelta,
+               opened_at: datetime) -> datetime:
+    """The moment from which every window holds fewer than ``count`` of these posts (given no later ones):
+    the ``count``-th newest post leaves the window then. Never before the spike opened."""
+    if len(times_newest_first) < count:
+        return opened_at
+    return max(opened_at, times_newest_first[count - 1] + window)
+
+
+def alert_level_due(*, mentions: int, last_level: int | None, last_mentions: int | None,
+                    growth_factor: float) -> int | None:
+    """The alert to send now: 0 (opened) when none was sent, the next level when the spike has grown by
+    ``growth_factor`` since the last one, else None."""
+    if last_level is None or last_mentions is None:
+        return 0
+    if mentions >= last_mentions * growth_factor:
+        return last_level + 1
+    return None
+
+
+__all__ = ["Rules", "Tally", "alert_level_due", "close_count", "excess", "is_hot", "per_hour", "quiet_from"]

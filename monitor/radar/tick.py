@@ -1,0 +1,193 @@
+"""One radar tick: count the mentions triaged since the last one, judge them, store what changed, mail alerts.
+
+Cheap by construction: a tick reads only mentions after its cursor, the short window's posts, and the counts
+of the topics and hours it touches — never the whole history (see benchmarks/bench_radar.py). The daemon's
+process step calls it with the wall clock; `closeloop ingest` calls it with ``now=None``, so a replayed file
+is judged on its own clock (the newest post counted) and what it ends with is still open afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from models.locks import singleton
+from models.radar import NewMention, RadarRound, SpikeWrite, StoredPost, radar_pending, radar_round
+from models.types import utcnow
+from monitor.config import Settings
+from monitor.radar.baseline import DAY, HOUR, Weight, floor_hour, reference_hours
+from monitor.radar.mail import send_spike_alerts
+from monitor.radar.sweep import Post, SpikeState, Sweep, key_text, parse_key
+from monitor.radar.terms import ALL, Vocabulary, display_words, surface_forms, topics, vocabulary
+
+log = logging.getLogger("closeloop.radar")
+BATCH = 2_000
+"""Most mentions one round counts (one transaction); a backlog takes several rounds of one tick."""
+GIVE_UP_AFTER = timedelta(minutes=10)
+"""A mention still untriaged this long after it was fetched is counted as it is (no complaint, no category)."""
+NEWEST_LINKS = 1_000
+NAMING_TEXTS = 60
+RANGE_AFTER_HOURS = 48
+
+
+@dataclass
+class RadarReport:
+    counted: int = 0
+    opened: int = 0
+    closed: int = 0
+    mailed: int = 0
+
+
+def radar_tick(engine: Engine, settings: Settings, *, now: datetime | None, mailer: object | None = None) -> RadarReport:
+    """Count what is new and judge it up to ``now`` (None: the newest post counted), then mail the alerts
+    that are due. Never raises: a failure is logged and the next tick tries again from the same cursor."""
+    report = RadarReport()
+    if not settings.radar.enabled:
+        return report
+    try:
+        news, spikes_open = radar_pending(engine)
+        if news or (spikes_open and now is not None):
+            with singleton(engine, "closeloop:radar") as mine:
+                if not mine:
+                    return report
+                while _round(engine, settings, now=now, report=report):
+                    pass
+        if settings.radar.recipients:
+            if mailer is None:
+                from responders.mailer import SmtpMailer
+
+                mailer = SmtpMailer(settings.smtp)
+            report.mailed = send_spike_alerts(engine, settings, mailer, now=utcnow())  # type: ignore[arg-type]
+    except Exception:  # the pipeline goes on; the cursor did not move, so nothing is lost
+        log.exception("radar_failed")
+    return report
+
+
+def _vocabularies(settings: Settings) -> dict[str, Vocabulary]:
+    return {b.name: vocabulary(keywords=b.keywords,
+                               handles=(b.handles.x, b.handles.reddit, b.handles.mastodon, b.handles.bluesky),
+                               watch_terms=b.watch_terms)
+            for b in settings.brands}
+
+
+def _own_handles(settings: Settings) -> dict[str, set[str]]:
+    return {b.name: {h.lower().lstrip("@") for h in (b.handles.x, b.handles.reddit, b.handles.mastodon,
+                                                      b.handles.bluesky) if h} for b in settings.brands}
+
+
+def _post(mention: NewMention, vocabularies: dict[str, Vocabulary], *, latest: datetime | None) -> Post:
+    at = mention.created_at if latest is None else min(mention.created_at, latest)
+    found = topics(mention.text, mention.language, vocabulary=vocabularies.get(mention.brand, Vocabulary()),
+                   category=mention.category)
+    return Post(mention.mention_id, mention.brand, mention.platform, at, mention.author_id, mention.complaint,
+                frozenset(found))
+
+
+def _hours(settings: Settings, start: datetime, end: datetime) -> tuple[list[datetime], bool]:
+    """The hours the baseline may read during this round, or (when the round spans days) a range."""
+    radar = settings.radar
+    first = start
+    looks = int((floor_hour(end) - floor_hour(first)) / HOUR) + 1
+    if looks > RANGE_AFTER_HOURS:
+        return [floor_hour(first) - max(radar.recent_days * DAY, radar.baseline_weeks * 7 * DAY) - 2 * HOUR,
+                end], True
+    wanted: set[datetime] = set()
+    for n in range(looks):
+        wanted.update(reference_hours(floor_hour(first) + n * HOUR, recent_days=radar.recent_days,
+                                      weeks=radar.baseline_weeks))
+    return sorted(wanted), False
+
+
+def _round(engine: Engine, settings: Settings, *, now: datetime | None, report: RadarReport) -> bool:
+    """One batch in one transaction; True when more mentions wait."""
+    radar = settings.radar
+    window = timedelta(minutes=radar.window_minutes)
+    with radar_round(engine) as store:
+        progress = store.progress()
+        mentions, cursor, more = store.new_mentions(after=progress.last_mention_id, limit=BATCH,
+                                                    given_up_before=utcnow() - GIVE_UP_AFTER)
+        owned = _own_handles(settings)
+        latest = None if now is None else max(now, progress.evaluated_until or now)
+        vocabularies = _vocabularies(settings)
+        posts = [_post(m, vocabularies, latest=latest) for m in mentions
+                 if m.author_handle.lower().lstrip("@") not in owned.get(m.brand, set())]
+        known = [t for t in (progress.evaluated_until, latest, *(p.at for p in posts)) if t is not None]
+        if not known:
+            store.finish(last_mention_id=cursor, evaluated_until=None, now=utcnow())
+            return more
+        end = latest if latest is not None else max(known)
+        # The first look of this round: never before the last round's, never before the first new post.
+        start = max([t for t in (progress.evaluated_until, min((p.at for p in posts), default=None)) if t] or [end])
+        stored = store.open_spikes(links_since=start - window, newest_links=NEWEST_LINKS)
+        brands = {p.brand for p in posts} | {s.brand for s in stored}
+        weights: dict[tuple[str, str, str], Weight] = {}
+        volumes: dict[tuple[str, str], dict[datetime, tuple[int, int]]] = {}
+        hours, is_range = _hours(settings, start, end)
+        for brand in sorted(brands):
+            wanted = {ALL} | {t for p in posts if p.brand == brand for t in p.topics}
+            wanted |= {parse_key(k)[1] for s in stored if s.brand == brand for k in s.members}
+            for (platform, topic), (m, c, as_of) in store.weights(brand=brand, topics=wanted).items():
+                weights[(brand, platform, topic)] = Weight(m, c, as_of)
+            found = (store.volumes(brand=brand, between=(hours[0], hours[1])) if is_range
+                     else store.volumes(brand=brand, hours=hours))
+            for (platform, hour), counts in found.items():
+                volumes.setdefault((brand, platform), {})[hour] = counts
+        sweep = Sweep(
+            radar, evaluated_until=progress.evaluated_until,
+            window_posts=[Post(p.mention_id, p.brand, p.platform, p.at, p.author_id, p.complaint, frozenset(p.topics))
+                          for p in store.window_posts(brands=brands, since=start - window)],
+            weights=weights, volumes=volumes, history_from=store.history_from(brands=brands, everything=ALL),
+            spikes=[SpikeState(s.id, s.brand, parse_key(s.seed), [parse_key(k) for k in s.members], s.opened_at,
+                               s.started_at, s.last_seen_at, s.baseline_per_hour, s.rate_per_hour,
+                               s.peak_rate_per_hour, dict(s.links)) for s in stored],
+        )
+        result = sweep.run(posts, end=end)
+        store.record_counts(
+            posts=[_stored(p) for p in result.posts], volume=result.volume,
+            weights={k: (w.mentions, w.complaints, w.as_of) for k, w in result.weights.items()})
+        for spike in result.spikes:
+            _record(store, spike, settings, report)
+        store.finish(last_mention_id=cursor, evaluated_until=result.evaluated_until, now=utcnow())
+        _prune(store, settings, before=progress.evaluated_until, after=result.evaluated_until)
+        report.counted += len(posts)
+        return more
+
+
+def _stored(post: Post) -> StoredPost:
+    return StoredPost(post.mention_id, post.brand, post.platform, post.at, post.author_id, post.complaint,
+                      tuple(sorted(post.topics)))
+
+
+def _record(store: RadarRound, spike: SpikeState, settings: Settings, report: RadarReport) -> None:
+    spike_id = store.record_spike(SpikeWrite(
+        id=spike.id, brand=spike.brand, seed=key_text(spike.seed), members=[key_text(k) for k in spike.members],
+        opened_at=spike.opened_at, started_at=spike.started_at, last_seen_at=spike.last_seen_at,
+        baseline_per_hour=round(spike.baseline_per_hour, 3), rate_per_hour=round(spike.rate_per_hour, 3),
+        peak_rate_per_hour=round(spike.peak_rate_per_hour, 3), closed_at=spike.closed_at, ended_at=spike.ended_at,
+        link=[_stored(p) for p in spike.new_links.values()], unlink=sorted(spike.unlinked)), now=utcnow())
+    if spike.ranking:
+        texts = store.spike_texts(spike_id=spike_id, limit=NAMING_TEXTS)
+        words = display_words(spike.ranking, surface_forms(texts), limit=settings.radar.topic_words)
+        store.name_spike(spike_id=spike_id, topic=words)
+    if spike.id is None:
+        report.opened += 1
+        log.warning("spike_opened spike=%d brand=%r seed=%r at=%s", spike_id, spike.brand, key_text(spike.seed),
+                    spike.opened_at.isoformat())
+    if spike.closed_at is not None:
+        report.closed += 1
+        log.info("spike_closed spike=%d brand=%r at=%s", spike_id, spike.brand, spike.closed_at.isoformat())
+
+
+def _prune(store: RadarRound, settings: Settings, *, before: datetime | None, after: datetime) -> None:
+    radar = settings.radar
+    new_hour = before is None or floor_hour(before) != floor_hour(after)
+    keep = max(radar.recent_days, radar.baseline_weeks * 7) + 2
+    store.prune(posts_before=after - timedelta(minutes=radar.window_minutes) - HOUR,
+                hours_before=after - keep * DAY if new_hour else None,
+                topics_before=after - 10 * timedelta(days=radar.share_half_life_days) if new_hour else None)
+
+
+__all__ = ["RadarReport", "radar_tick"]
