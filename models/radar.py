@@ -274,12 +274,15 @@ class RadarRound:
                        for p in sorted(change.link, key=lambda p: p.mention_id)])
         counts = c.execute(
             select(func.count().label("mentions"), func.count(distinct(_link.c.author_id)).label("authors"),
-                   func.coalesce(func.sum(case((_link.c.complaint, 1), else_=0)), 0).label("complaints"))
+                   func.coalesce(func.sum(case((_link.c.complaint, 1), else_=0)), 0).label("complaints"),
+                   func.min(_link.c.at).label("first"), func.max(_link.c.at).label("last"))
             .where(_link.c.spike_id == spike_id)).one()
         platforms = sorted(r.platform for r in c.execute(
             select(_link.c.platform).where(_link.c.spike_id == spike_id).distinct()))
+        ends = {"started_at": counts.first, "last_seen_at": counts.last} if counts.mentions else {}
         c.execute(update(_spike).where(_spike.c.id == spike_id).values(
-            mentions=counts.mentions, authors=counts.authors, complaints=int(counts.complaints), platforms=platforms))
+            mentions=counts.mentions, authors=counts.authors, complaints=int(counts.complaints), platforms=platforms,
+            **ends))
         return spike_id
 
     def spike_texts(self, *, spike_id: int, limit: int) -> list[tuple[str, str | None]]:

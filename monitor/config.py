@@ -256,6 +256,8 @@ class RadarSettings(_Section):
                               "for a spike.")
     min_authors: int = Field(8, ge=1, description="Least distinct authors among them: one loud account is not "
                              "a crisis.")
+    max_chance: float = Field(1e-6, gt=0, lt=1, description="Largest chance that a topic's usual rate alone "
+                              "gives the window's count (a Poisson tail); smaller is stricter.")
     close_factor: float = Field(2.0, gt=0, description="A spike subsides when its rate falls below this many "
                                 "times its baseline (or the floor)...")
     quiet_minutes: int = Field(30, ge=0, description="...and closes once it has stayed below that this long.")

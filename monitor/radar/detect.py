@@ -1,9 +1,10 @@
 """When a topic is hot, when a spike subsides, when it has grown enough to mail again. Pure rules.
 
 A topic is **hot** when, in the short window, its mentions (or its complaints) are at least ``min_mentions``,
-come from at least ``min_authors`` distinct people, and run at ``rise_factor`` times its baseline or more —
-the baseline never counted lower than ``floor_per_hour``, so a quiet brand or a brand-new word needs a real
-crowd. A spike **subsides** once the posts it holds, in a window, fall below ``close_factor`` times its
+come from at least ``min_authors`` distinct people, run at ``rise_factor`` times its baseline or more, and
+are a count its baseline alone would give with a chance of at most ``max_chance`` (a Poisson tail) — the
+baseline never counted lower than ``floor_per_hour``, so a quiet brand or a brand-new word needs a real
+crowd, and a busy topic needs more than a lucky quarter hour. A spike **subsides** once the posts it holds, in a window, fall below ``close_factor`` times its
 baseline (or the floor), and **closes** when they stay below that for ``quiet`` — a moment computed from
 the posts' own times, so it does not depend on when the radar happens to look.
 """
@@ -30,13 +31,15 @@ class Rules:
     close_factor: float
     quiet: timedelta
     growth_factor: float
+    max_chance: float
 
     @classmethod
     def from_settings(cls, radar: RadarSettings) -> Rules:
         return cls(window=timedelta(minutes=radar.window_minutes), rise_factor=radar.rise_factor,
                    floor_per_hour=radar.floor_per_hour, min_mentions=radar.min_mentions,
                    min_authors=radar.min_authors, close_factor=radar.close_factor,
-                   quiet=timedelta(minutes=radar.quiet_minutes), growth_factor=radar.growth_factor)
+                   quiet=timedelta(minutes=radar.quiet_minutes), growth_factor=radar.growth_factor,
+                   max_chance=radar.max_chance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,17 +56,35 @@ def per_hour(count: int, window: timedelta) -> float:
     return count * (HOUR / window)
 
 
+def poisson_tail(count: int, mean: float) -> float:
+    """The chance of ``count`` or more events where ``mean`` are expected (Poisson), for count > mean."""
+    if count <= mean:
+        return 1.0
+    if mean <= 0:
+        return 0.0
+    term = math.exp(-mean + count * math.log(mean) - math.lgamma(count + 1))
+    total, k = term, count
+    while term > total * 1e-9:
+        k += 1
+        term *= mean / k
+        total += term
+    return min(1.0, total)
+
+
 def _rises(count: int, authors: int, baseline: float, rules: Rules, *, relaxed: bool) -> bool:
     least_mentions = math.ceil(rules.min_mentions / 2) if relaxed else rules.min_mentions
     least_authors = math.ceil(rules.min_authors / 2) if relaxed else rules.min_authors
-    return (count >= least_mentions and authors >= least_authors
-            and per_hour(count, rules.window) >= rules.rise_factor * max(baseline, rules.floor_per_hour))
+    usual = max(baseline, rules.floor_per_hour)
+    if count < least_mentions or authors < least_authors or per_hour(count, rules.window) < rules.rise_factor * usual:
+        return False
+    return relaxed or poisson_tail(count, usual * (rules.window / HOUR)) <= rules.max_chance
 
 
 def is_hot(tally: Tally, *, baseline: tuple[float, float], rules: Rules, relaxed: bool = False) -> bool:
     """Whether a topic with this tally and this (mentions, complaints) baseline per hour is hot.
 
-    ``relaxed`` halves the crowd needed (not the rise): used only to name what a brand-wide burst is about.
+    ``relaxed`` halves the crowd needed and waives the chance (not the rise): used only to name what a
+    brand-wide burst is about.
     """
     return (_rises(tally.mentions, tally.authors, baseline[0], rules, relaxed=relaxed)
             or _rises(tally.complaints, tally.complaint_authors, baseline[1], rules, relaxed=relaxed))
@@ -99,4 +120,5 @@ def alert_level_due(*, mentions: int, last_level: int | None, last_mentions: int
     return None
 
 
-__all__ = ["Rules", "Tally", "alert_level_due", "close_count", "excess", "is_hot", "per_hour", "quiet_from"]
+__all__ = ["Rules", "Tally", "alert_level_due", "close_count", "excess", "is_hot", "per_hour", "poisson_tail",
+           "quiet_from"]

@@ -114,7 +114,10 @@ class Sweep:
         return self._windows.setdefault(brand, Window(self.rules.window))
 
     def run(self, posts: Sequence[Post], *, end: datetime) -> SweepResult:
-        """Judge ``posts`` (each at most ``end``) and every open spike up to ``end``."""
+        """Judge ``posts`` (each at most ``end``: the caller clamps a post from the future) and every open
+        spike up to ``end``."""
+        if any(p.at > end for p in posts):
+            raise ValueError("a post after the end of the sweep")
         window = self.rules.window
         groups: dict[datetime, list[Post]] = {}
         for post in sorted(posts, key=lambda p: (p.at, p.mention_id)):
@@ -167,20 +170,21 @@ class Sweep:
             weight.add(post.at, complaint=post.complaint, half_life=self.half_life)
             self._touched_weights.add(weight_key)
 
-    def _expected_at(self, brand: str, platform: str, when: datetime) -> tuple[float, float]:
+    def _expected_at(self, brand: str, platform: str, when: datetime) -> tuple[float, float] | None:
         cache_key = (brand, platform, floor_hour(when))
-        cached = self._expected.get(cache_key)
-        if cached is None:
-            found = expected_per_hour(self.volumes.get((brand, platform), {}), when,
-                                      history_from=self.history_from[brand], recent_days=self.settings.recent_days,
-                                      weeks=self.settings.baseline_weeks)
-            cached = self._expected[cache_key] = found or (0.0, 0.0)
-        return cached
+        if cache_key not in self._expected:
+            self._expected[cache_key] = expected_per_hour(
+                self.volumes.get((brand, platform), {}), when, history_from=self.history_from[brand],
+                recent_days=self.settings.recent_days, weeks=self.settings.baseline_weeks)
+        return self._expected[cache_key]
 
-    def baseline(self, brand: str, key: Key, when: datetime) -> tuple[float, float]:
-        """The usual (mentions, complaints) per hour of ``key`` at ``when``, the window's own posts left out."""
+    def baseline(self, brand: str, key: Key, when: datetime) -> tuple[float, float] | None:
+        """The usual (mentions, complaints) per hour of ``key`` at ``when``, the window's own posts left out;
+        None when no hour of the brand's history can tell (nothing is judged against an unknown)."""
         platform, topic = key
         expected = self._expected_at(brand, platform, when)
+        if expected is None:
+            return None
         if topic == ALL:
             return expected
         window = self._window(brand)
@@ -233,7 +237,7 @@ class Sweep:
                 continue
             tally = tallies.tally()
             baseline = self.baseline(brand, key, when)
-            if is_hot(tally, baseline=baseline, rules=self.rules, relaxed=relaxed):
+            if baseline is not None and is_hot(tally, baseline=baseline, rules=self.rules, relaxed=relaxed):
                 found.append((key, excess(tally, baseline=baseline, window=self.rules.window)))
         found.sort(key=lambda item: (-item[1], -len(item[0][1]), item[0]))
         return found
@@ -283,10 +287,10 @@ class Sweep:
         in_window = sum(1 for at in spike.links.values() if at > when - window)
         spike.rate_per_hour = per_hour(in_window, window)
         spike.peak_rate_per_hour = max(spike.peak_rate_per_hour, spike.rate_per_hour)
-        if spike.links:
+        if spike.links:  # a stored spike's earlier posts are not all loaded: storage recounts both ends
             spike.last_seen_at = max(spike.last_seen_at, max(spike.links.values()))
-            spike.started_at = min(spike.started_at, min(p.at for p in spike.new_links.values())
-                                   if spike.new_links else spike.started_at)
+            spike.started_at = min(spike.links.values()) if spike.id is None else min(
+                [spike.started_at, *(p.at for p in spike.new_links.values())])
         spike.baseline_per_hour = self._spike_baseline(brand, spike, when)
         if spike.changed:
             spike.ranking = self._ranking(brand, spike, when)
@@ -300,7 +304,7 @@ class Sweep:
         total = 0.0
         for topic, platforms in by_topic.items():
             chosen = [ALL] if ALL in platforms else sorted(platforms)
-            total += sum(self.baseline(brand, (p, topic), when)[0] for p in chosen)
+            total += sum((self.baseline(brand, (p, topic), when) or (0.0, 0.0))[0] for p in chosen)
         return total
 
     def _ranking(self, brand: str, spike: SpikeState, when: datetime) -> list[str]:
@@ -318,8 +322,8 @@ class Sweep:
                 continue
             tally = window.tallies.get((ALL, topic))
             if tally is not None:
-                scored.append((excess(tally.tally(), baseline=self.baseline(brand, (ALL, topic), when),
-                                      window=self.rules.window), len(topic), topic))
+                baseline = self.baseline(brand, (ALL, topic), when) or (0.0, 0.0)
+                scored.append((excess(tally.tally(), baseline=baseline, window=self.rules.window), len(topic), topic))
         scored.sort(key=lambda item: (-item[0], -item[1], item[2]))
         return (ranked + [t for _e, _n, t in scored])[:RANKED_TOPICS]
 
