@@ -108,7 +108,7 @@ class Sweep:
             self._window(post.brand).add(post)
         self._volume_delta: dict[tuple[str, str, datetime], list[int]] = {}
         self._touched_weights: set[tuple[str, str, str]] = set()
-        self._expected: dict[tuple[str, str, datetime], tuple[float, float]] = {}
+        self._expected: dict[tuple[str, str, datetime], tuple[float, float] | None] = {}
 
     def _window(self, brand: str) -> Window:
         return self._windows.setdefault(brand, Window(self.rules.window))
