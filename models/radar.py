@@ -160,13 +160,15 @@ class RadarRound:
                                     row.category if row.is_complaint else None))
         return found, cursor, len(rows) == limit
 
-    def window_posts(self, *, brands: Iterable[str], since: datetime) -> list[StoredPost]:
-        """The counted posts of these brands written after ``since``."""
-        names = sorted(set(brands))
-        if not names:
-            return []
-        rows = self.connection.execute(
-            select(_post).where(_post.c.brand.in_(names), _post.c.at > since).order_by(_post.c.at))
+    def window_posts(self, *, brands: Iterable[str] | None, since: datetime) -> list[StoredPost]:
+        """The counted posts of these brands (None: of every brand) written after ``since``."""
+        query = select(_post).where(_post.c.at > since).order_by(_post.c.at)
+        if brands is not None:
+            names = sorted(set(brands))
+            if not names:
+                return []
+            query = query.where(_post.c.brand.in_(names))
+        rows = self.connection.execute(query)
         return [StoredPost(r.mention_id, r.brand, r.platform, r.at, r.author_id, bool(r.complaint), tuple(r.topics))
                 for r in rows]
 

@@ -265,8 +265,8 @@ class RadarSettings(_Section):
                              "days (their median).")
     baseline_weeks: int = Field(4, ge=0, le=12, description="Baseline: the same hour of the week in this many "
                                 "past weeks (their median); the higher of the two baselines counts.")
-    warmup_hours: int = Field(24, ge=0, description="No spike is raised for a brand until the radar has "
-                              "counted its mentions this long.")
+    warmup_hours: int = Field(72, ge=0, description="No spike is raised for a brand until the radar has "
+                              "counted its mentions this long (it learns the brand's days first).")
     share_half_life_days: float = Field(7.0, gt=0, description="How fast a topic's usual share of a brand's "
                                         "mentions is forgotten (half-life).")
     topic_words: int = Field(6, ge=1, le=20, description="Most words that name a spike's topic.")

@@ -30,14 +30,16 @@ def days(values: list[int], *, step: timedelta = timedelta(days=1)) -> dict[date
     ("volume", "history_days", "expected"),
     [
         (days([10, 10, 10, 10, 10, 10, 10]), 30, (10.0, 2.0)),
-        (days([10, 12, 200, 11, 9, 10, 10]), 30, (10.0, 2.0)),  # yesterday's outage does not raise the bar
-        (days([10, 10, 10, 10, 10, 10, 1]), 30, (10.0, 2.0)),  # nor does a slow Sunday lower it
+        (days([10, 12, 200, 11, 9, 10, 10]), 30, (12.0, 3.0)),  # one odd day (an outage) does not raise the bar
+        (days([3, 10, 10, 10, 10, 10, 2]), 30, (10.0, 2.0)),  # nor do slow days lower it
+        (days([3, 10]), 2.5, (10.0, 2.0)),  # less than a week known: the busiest day
+        (days([10, 12, 200]), 3.5, (200.0, 50.0)),
         (days([10]), 1.5, (10.0, 2.0)),  # a day and a half of history: one reference day
         ({}, 30, (0.0, 0.0)),  # quiet at this hour on every day known
         (days([10]), 0.5, None),  # not a single reference hour inside the history
     ],
 )
-def test_the_usual_volume_is_the_median_of_the_same_hour_on_recent_days(volume: dict, history_days: float,
+def test_the_usual_volume_is_the_same_hour_on_a_busy_recent_day_not_an_odd_one(volume: dict, history_days: float,
                                                                         expected: tuple[float, float] | None) -> None:
     found = expected_per_hour(volume, T, history_from=H - timedelta(days=history_days), recent_days=7, weeks=0)
     assert found == expected
@@ -67,6 +69,16 @@ def test_a_weight_decays_by_half_each_half_life_and_counts_late_posts_decayed() 
 
 
 @pytest.mark.parametrize(
+    ("others_per_hour", "expected"),
+    [(None, (4.0, 2.0)), (10.0, (4.0, 2.0)), (40.0, (10.0, 5.0))],  # 40/h of others is 50/h with a 20% topic
+)
+def test_a_busier_brand_now_raises_a_topics_baseline_in_proportion(others_per_hour: float | None,
+                                                                    expected: tuple[float, float]) -> None:
+    assert topic_baseline(expected=(20.0, 6.0), topic=(20.0, 10.0), brand=100.0, window_topic=(0, 0),
+                          window_brand=0, others_per_hour=others_per_hour) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
     ("topic", "brand", "window_topic", "window_brand", "expected"),
     [
         ((10.0, 5.0), 100.0, (0, 0), 0, (2.0, 1.0)),
@@ -87,6 +99,7 @@ def test_a_topics_baseline_is_its_share_of_the_brands_usual_volume(topic: tuple[
     [
         (Tally(12, 12), (1.0, 0.0), False, True),
         (Tally(12, 7), (1.0, 0.0), False, False),  # too few people: one loud account is not a crisis
+        (Tally(40, 10), (8.0, 0.0), False, False),  # ten people, one of them loud: 40/h is not 4x 8/h
         (Tally(9, 9), (0.0, 0.0), False, False),  # too few posts
         (Tally(12, 12), (0.0, 0.0), False, True),  # a brand-new word against the floor: 48/h >= 4 x 4/h
         (Tally(15, 15), (20.0, 0.0), False, False),  # 60/h is 3x a busy topic's 20/h: usual enough

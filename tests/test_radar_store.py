@@ -92,16 +92,17 @@ def test_a_mention_waiting_for_triage_holds_the_cursor_until_it_is_triaged_or_gi
     assert _volume(engine) == 5
 
 
-def _spike_with_posts(engine: Engine, settings: object, burst: list[dict]) -> int:
-    ingest(engine, settings, _ordinary(52) + burst)  # type: ignore[arg-type]
-    radar_tick(engine, settings, now=None)  # type: ignore[arg-type]
+def _spike_with_posts(engine: Engine, burst: list[dict]) -> int:
+    """A day of ordinary posts, then ``burst``: one open spike (the radar learns for a day here, not three)."""
+    settings = radar_settings(warmup_hours=24)
+    ingest(engine, settings, _ordinary(52) + burst)
+    radar_tick(engine, settings, now=None)
     (spike,) = list_spikes(engine)
     return spike.id
 
 
 def test_a_real_round_opens_a_spike_that_knows_its_mentions_and_cases(engine: Engine) -> None:
-    settings = radar_settings(warmup_hours=24)
-    spike_id = _spike_with_posts(engine, settings, _burst(15))
+    spike_id = _spike_with_posts(engine, _burst(15))
     (spike,) = list_spikes(engine)
     assert spike.mentions == 15 and spike.authors == 15 and any("recall" in w for w in spike.topic)
     cases = spike_case_ids(engine, spike_id=spike_id)
@@ -115,7 +116,7 @@ def test_a_real_round_opens_a_spike_that_knows_its_mentions_and_cases(engine: En
 def test_concurrent_senders_mail_each_alert_once(engine: Engine, smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
     settings = radar_settings(smtp_port=port, recipients=("a@acme.example", "b@acme.example"))
-    _spike_with_posts(engine, radar_settings(), _burst(15))
+    _spike_with_posts(engine, _burst(15))
     threads = [threading.Thread(target=send_spike_alerts, args=(engine, settings, SmtpMailer(settings.smtp)),
                                 kwargs={"now": BURST}) for _ in range(4)]
     for thread in threads:
@@ -138,7 +139,7 @@ class Refusing:
 def test_a_refused_alert_is_marked_failed_and_tried_again(engine: Engine, smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
     settings = radar_settings(smtp_port=port, recipients=("a@acme.example",))
-    spike_id = _spike_with_posts(engine, radar_settings(), _burst(15))
+    spike_id = _spike_with_posts(engine, _burst(15))
     refusing = Refusing()
     assert send_spike_alerts(engine, settings, refusing, now=BURST) == 0
     assert [a.status for a in spike_alerts(engine, spike_ids=[spike_id])] == ["failed"]
@@ -157,7 +158,7 @@ def test_post_text_is_escaped_in_html_plain_in_text_and_never_a_header(engine: E
     burst = [post(2_000 + n, BURST + timedelta(seconds=20 * n), f"@acme {EVIL_TEXT} {n}",
                   author=f"evil{n}\r\nBcc: victim@evil.example", followers=1_000 - n, url="javascript:alert(1)")
              for n in range(15)]
-    _spike_with_posts(engine, radar_settings(), burst)
+    _spike_with_posts(engine, burst)
     assert send_spike_alerts(engine, settings, SmtpMailer(settings.smtp), now=BURST) == 1
     (to, raw) = inbox.messages[0]
     assert to == ["a@acme.example"]

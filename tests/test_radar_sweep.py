@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor.config import RadarSettings
-from monitor.radar.sweep import Post, SpikeState, Sweep, SweepResult
+from monitor.radar.sweep import Memory, Post, SpikeState, Sweep, SweepResult
 from monitor.radar.terms import ALL
 
 START = datetime(2026, 11, 9, tzinfo=UTC)
@@ -53,8 +53,7 @@ class Feed:
 
 def sweep(posts: list[Post], *, end: datetime, radar: RadarSettings = RADAR,
           evaluated_until: datetime | None = None) -> tuple[list[SpikeState], SweepResult]:
-    runner = Sweep(radar, evaluated_until=evaluated_until, window_posts=[], weights={}, volumes={}, history_from={},
-                   spikes=[])
+    runner = Sweep(radar, evaluated_until=evaluated_until, memory=Memory(), spikes=[])
     result = runner.run([p for p in posts if p.at <= end], end=end)  # the radar never sees the future
     return runner.spikes, result
 
@@ -67,6 +66,29 @@ def test_an_ordinary_stretch_of_days_raises_no_spike() -> None:
     feed = Feed()
     spikes, _ = sweep(feed.ordinary(START, 24 * 5, 30), end=START + timedelta(days=5))
     assert spikes == []
+
+
+def test_a_slow_news_day_does_not_make_the_next_ordinary_day_a_spike() -> None:
+    feed = Feed()
+    day = timedelta(days=1)
+    posts = (feed.ordinary(START, 24 * 3, 20) + feed.ordinary(START + 3 * day, 24, 4)
+             + feed.ordinary(START + 4 * day, 24, 20))
+    assert sweep(posts, end=START + 5 * day)[0] == []
+
+
+def test_a_busier_hour_that_is_no_spike_does_not_make_its_usual_topics_spikes() -> None:
+    feed = Feed()
+    usual = feed.ordinary(START, (BURST - START) / timedelta(hours=1), 20)
+    busy = feed.ordinary(BURST, 1, 60)  # then three times the usual volume for an hour, the usual topics
+    spikes, _ = sweep(usual + busy, end=BURST + timedelta(hours=1))
+    assert spikes == []
+
+
+def test_one_loud_account_among_the_usual_traffic_is_not_a_spike() -> None:
+    feed = Feed()
+    loud = [feed.post(BURST + timedelta(seconds=40 * n), {"t:refund", "t:w0"}, author=77, complaint=True)
+            for n in range(25)]
+    assert sweep(feed.ordinary(START, 24 * 4, 20) + loud, end=BURST + timedelta(minutes=20))[0] == []
 
 
 def test_a_crowd_posting_about_something_new_opens_one_spike_within_minutes() -> None:

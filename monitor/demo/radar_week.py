@@ -212,13 +212,13 @@ def _near_misses(rng: random.Random, serial: int) -> Iterator[dict[str, Any]]:
     """What an ordinary week also holds, and a radar must not call a crisis."""
     crowd = _People(rng, "near", 300, 1_000_000)
     angry = crowd.author("x", 7)
-    at = datetime(2026, 11, 10, 14, 0, tzinfo=UTC)  # Tuesday: one customer, fourteen posts in twenty minutes
+    at = datetime(2026, 11, 12, 14, 0, tzinfo=UTC)  # Thursday: one customer, fourteen posts in twenty minutes
     for n in range(14):
         serial += 1
         yield _record(rng, serial, "x", at + timedelta(minutes=n * 1.4 + rng.random()),
                       f"@acme I want my refund for order #A-40411 NOW. Day {n + 9} of waiting. Refund refund refund",
                       angry, lang="en")
-    at = datetime(2026, 11, 11, 8, 0, tzinfo=UTC)  # Wednesday: the Brew 3 launch, talked about all morning
+    at = datetime(2026, 11, 13, 8, 0, tzinfo=UTC)  # Friday: the Brew 3 launch, talked about all morning
     for n in range(16):
         serial += 1
         platform = _pick(rng, PLATFORMS)
@@ -226,7 +226,7 @@ def _near_misses(rng: random.Random, serial: int) -> Iterator[dict[str, Any]]:
                       rng.choice(("@acme the Brew 3 looks amazing, preordered!", "@acme is the Brew 3 worth the "
                                   "upgrade from the Brew 2?", "@acme Brew 3 launch price is steep but I'm tempted")),
                       crowd.author(platform, 100 + n), lang="en")
-    at = datetime(2026, 11, 12, 19, 0, tzinfo=UTC)  # Thursday: a Reddit thread about descaling
+    at = datetime(2026, 11, 14, 19, 0, tzinfo=UTC)  # Saturday: a Reddit thread about descaling
     root = None
     for n in range(8):
         serial += 1

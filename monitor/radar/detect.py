@@ -1,10 +1,11 @@
 """When a topic is hot, when a spike subsides, when it has grown enough to mail again. Pure rules.
 
-A topic is **hot** when, in the short window, its mentions (or its complaints) are at least ``min_mentions``,
-come from at least ``min_authors`` distinct people, run at ``rise_factor`` times its baseline or more, and
-are a count its baseline alone would give with a chance of at most ``max_chance`` (a Poisson tail) — the
-baseline never counted lower than ``floor_per_hour``, so a quiet brand or a brand-new word needs a real
-crowd, and a busy topic needs more than a lucky quarter hour. A spike **subsides** once the posts it holds, in a window, fall below ``close_factor`` times its
+A topic is **hot** when, in the short window, its mentions (or its complaints) are at least ``min_mentions``
+from at least ``min_authors`` distinct people, and those people — each counted once, so one loud account
+cannot make a crowd — post at ``rise_factor`` times the topic's baseline or more, a count its baseline alone
+would give with a chance of at most ``max_chance`` (a Poisson tail). The baseline is never counted lower
+than ``floor_per_hour``: a quiet brand or a brand-new word needs a real crowd, and a busy topic needs more
+than a lucky quarter hour. A spike **subsides** once the posts it holds, in a window, fall below ``close_factor`` times its
 baseline (or the floor), and **closes** when they stay below that for ``quiet`` — a moment computed from
 the posts' own times, so it does not depend on when the radar happens to look.
 """
@@ -75,9 +76,9 @@ def _rises(count: int, authors: int, baseline: float, rules: Rules, *, relaxed: 
     least_mentions = math.ceil(rules.min_mentions / 2) if relaxed else rules.min_mentions
     least_authors = math.ceil(rules.min_authors / 2) if relaxed else rules.min_authors
     usual = max(baseline, rules.floor_per_hour)
-    if count < least_mentions or authors < least_authors or per_hour(count, rules.window) < rules.rise_factor * usual:
+    if count < least_mentions or authors < least_authors or per_hour(authors, rules.window) < rules.rise_factor * usual:
         return False
-    return relaxed or poisson_tail(count, usual * (rules.window / HOUR)) <= rules.max_chance
+    return relaxed or poisson_tail(authors, usual * (rules.window / HOUR)) <= rules.max_chance
 
 
 def is_hot(tally: Tally, *, baseline: tuple[float, float], rules: Rules, relaxed: bool = False) -> bool:

@@ -60,6 +60,10 @@ class SpikeState:
     peak_rate_per_hour: float = 0.0
     links: dict[int, datetime] = field(default_factory=dict)
     ranking: list[str] = field(default_factory=list)
+    """Its topics, most telling first; set (and to be named again) when it opens, gains a topic, or has
+    doubled since it was last ranked."""
+    ranked_links: int = 0
+    reranked: bool = False
     new_links: dict[int, Post] = field(default_factory=dict)
     unlinked: set[int] = field(default_factory=set)
     closed_at: datetime | None = None
@@ -87,28 +91,50 @@ class SweepResult:
     evaluated_until: datetime
 
 
-class Sweep:
-    """One radar round over loaded state. ``run`` may be called once."""
+@dataclass
+class Memory:
+    """What the radar knows between rounds: the windows, the topics' weights, the hourly volumes, each brand's
+    first counted hour. A process keeps it from one round to the next while no other process has counted
+    in between (``token`` is the storage's progress it matches); otherwise it starts empty and the round
+    loads what it needs. ``loaded_hours`` are the (brand, hour)s read from storage: others hold only what
+    this process added."""
 
-    def __init__(self, settings: RadarSettings, *, evaluated_until: datetime | None, window_posts: Iterable[Post],
-                 weights: dict[tuple[str, str, str], Weight],
-                 volumes: dict[tuple[str, str], dict[datetime, tuple[int, int]]],
-                 history_from: dict[str, datetime], spikes: Iterable[SpikeState]) -> None:
+    windows: dict[str, Window] = field(default_factory=dict)
+    weights: dict[tuple[str, str, str], Weight] = field(default_factory=dict)
+    volumes: dict[tuple[str, str], dict[datetime, tuple[int, int]]] = field(default_factory=dict)
+    loaded_hours: set[tuple[str, datetime]] = field(default_factory=set)
+    history_from: dict[str, datetime] = field(default_factory=dict)
+    token: tuple[int, datetime | None] | None = None
+
+    def forget_before(self, *, hours: datetime, weights: datetime) -> None:
+        """Drop what storage prunes: hours no baseline reads, topics decayed to nothing."""
+        for counts in self.volumes.values():
+            for hour in [h for h in counts if h < hours]:
+                del counts[hour]
+        self.loaded_hours = {(b, h) for b, h in self.loaded_hours if h >= hours}
+        self.weights = {k: w for k, w in self.weights.items() if w.as_of >= weights}
+
+
+class Sweep:
+    """One radar round over ``memory`` (which it changes). ``run`` may be called once."""
+
+    def __init__(self, settings: RadarSettings, *, evaluated_until: datetime | None, memory: Memory,
+                 spikes: Iterable[SpikeState]) -> None:
         self.settings = settings
         self.rules = Rules.from_settings(settings)
         self.half_life = timedelta(days=settings.share_half_life_days)
         self.step = timedelta(seconds=settings.step_seconds)
         self.evaluated_until = evaluated_until
-        self.weights = weights
-        self.volumes = volumes
-        self.history_from = dict(history_from)
+        self.memory = memory
+        self.weights = memory.weights
+        self.volumes = memory.volumes
+        self.history_from = memory.history_from
         self.spikes = list(spikes)
-        self._windows: dict[str, Window] = {}
-        for post in sorted(window_posts, key=lambda p: p.at):
-            self._window(post.brand).add(post)
+        self._windows = memory.windows
         self._volume_delta: dict[tuple[str, str, datetime], list[int]] = {}
         self._touched_weights: set[tuple[str, str, str]] = set()
         self._expected: dict[tuple[str, str, datetime], tuple[float, float] | None] = {}
+        self._volume_hot_at: dict[tuple[str, str, datetime], bool] = {}
 
     def _window(self, brand: str) -> Window:
         return self._windows.setdefault(brand, Window(self.rules.window))
@@ -190,12 +216,25 @@ class Sweep:
         window = self._window(brand)
         own = self.weights.get((brand, platform, topic))
         everything = self.weights.get((brand, platform, ALL))
+        in_window, in_brand = window.count(key), window.count((platform, ALL))[0]
+        # A busier hour that is no spike itself (a busy day) makes every topic busier, so the brand's other
+        # posts now may raise a topic's bar; when the whole volume is the spike, its posts must not.
+        others = (None if self._volume_hot(brand, platform, when, expected)
+                  else per_hour(in_brand - in_window[0], self.rules.window))
         return topic_baseline(
             expected=expected,
             topic=own.at(when, self.half_life) if own else (0.0, 0.0),
             brand=everything.at(when, self.half_life)[0] if everything else 0.0,
-            window_topic=window.count(key), window_brand=window.count((platform, ALL))[0],
+            window_topic=in_window, window_brand=in_brand, others_per_hour=others,
         )
+
+    def _volume_hot(self, brand: str, platform: str, when: datetime, expected: tuple[float, float]) -> bool:
+        cache_key = (brand, platform, when)
+        if cache_key not in self._volume_hot_at:
+            tallies = self._window(brand).tallies.get((platform, ALL))
+            self._volume_hot_at[cache_key] = tallies is not None and is_hot(tallies.tally(), baseline=expected,
+                                                                            rules=self.rules)
+        return self._volume_hot_at[cache_key]
 
     def _warm(self, brand: str, when: datetime) -> bool:
         started = self.history_from.get(brand)
@@ -219,6 +258,7 @@ class Sweep:
                 else:
                     home.members.append(key)
                     home.changed = True
+                    home.ranked_links = 0
             if remaining:
                 spike = self._open(brand, when, remaining)
                 self.spikes.append(spike)
@@ -233,7 +273,7 @@ class Sweep:
         found = []
         for key in keys:
             tallies = window.tallies.get(key)
-            if tallies is None or (len(tallies.ids) < least and len(tallies.complaint_ids) < least):
+            if tallies is None or (len(tallies.ids) < least and tallies.complaints < least):
                 continue
             tally = tallies.tally()
             baseline = self.baseline(brand, key, when)
@@ -255,10 +295,10 @@ class Sweep:
 
     def _open(self, brand: str, when: datetime, hot: list[tuple[Key, float]]) -> SpikeState:
         members = list(hot)
-        if all(topic == ALL for _platform, topic in (k for k, _ in hot)):
-            platforms = {k[0] for k, _ in hot}
-            candidates = [k for k in self._window(brand).tallies
-                          if k[1] != ALL and (ALL in platforms or k[0] in platforms)]
+        if all(topic == ALL for _platform, topic in (k for k, _ in hot)) and (ALL, ALL) in (k for k, _ in hot):
+            # The brand's whole volume rose: name it by what rose with it, if anything did. (A rise on one
+            # platform alone holds that platform's posts; its commonest words name it.)
+            candidates = [k for k in self._window(brand).tallies if k[1] != ALL]
             members.extend(self._hot(brand, when, candidates, relaxed=True))
         members.sort(key=lambda item: (-item[1], -len(item[0][1]), item[0]))
         keys = [k for k, _ in members]
@@ -292,8 +332,10 @@ class Sweep:
             spike.started_at = min(spike.links.values()) if spike.id is None else min(
                 [spike.started_at, *(p.at for p in spike.new_links.values())])
         spike.baseline_per_hour = self._spike_baseline(brand, spike, when)
-        if spike.changed:
+        if spike.changed and (not spike.ranked_links or len(spike.links) >= 2 * spike.ranked_links):
             spike.ranking = self._ranking(brand, spike, when)
+            spike.ranked_links = len(spike.links)
+            spike.reranked = True
 
     def _spike_baseline(self, brand: str, spike: SpikeState, when: datetime) -> float:
         """The usual rate of what the spike holds: per topic, the all-platform baseline where that topic is
@@ -312,12 +354,11 @@ class Sweep:
         window = self._window(brand)
         ranked = list(dict.fromkeys(t for _p, t in spike.members if t != ALL))
         common: Counter[str] = Counter()
-        for mention_id in spike.links:
-            post = window.posts.get(mention_id)
-            if post is not None:
+        for post in window.posts.values():
+            if post.mention_id in spike.links:
                 common.update(post.topics)
         scored = []
-        for topic, count in common.items():
+        for topic, count in common.most_common(2 * RANKED_TOPICS):
             if topic in ranked or count < 2:
                 continue
             tally = window.tallies.get((ALL, topic))
@@ -337,4 +378,4 @@ class Sweep:
             spike.changed = True
 
 
-__all__ = ["JOIN_OVERLAP", "Key", "Post", "SpikeState", "Sweep", "SweepResult", "key_text", "parse_key"]
+__all__ = ["JOIN_OVERLAP", "Key", "Memory", "Post", "SpikeState", "Sweep", "SweepResult", "key_text", "parse_key"]

@@ -42,16 +42,21 @@ _MAX_WORD = 40
 
 @dataclass(frozen=True, slots=True)
 class Vocabulary:
-    """A brand's words: its own names are never a topic, its watch terms always are."""
+    """A brand's words: its own names are never a topic, its watch terms always are (those in a script
+    without word breaks match inside words, the others by the post's language)."""
 
     brand_words: frozenset[str] = frozenset()
     watch_terms: tuple[str, ...] = ()
+    watch_by_words: tuple[str, ...] = ()
+    watch_inside_words: tuple[str, ...] = ()
 
 
 def vocabulary(*, keywords: Iterable[str], handles: Iterable[str | None], watch_terms: Iterable[str]) -> Vocabulary:
     """The vocabulary of a brand with these keywords, account handles and watch terms."""
     words = {token.casefold() for value in (*keywords, *handles) if value for token in _TOKEN.findall(value)}
-    return Vocabulary(frozenset(words), tuple(dict.fromkeys(t.strip().casefold() for t in watch_terms if t.strip())))
+    terms = tuple(dict.fromkeys(t.strip().casefold() for t in watch_terms if t.strip()))
+    return Vocabulary(frozenset(words), terms, tuple(t for t in terms if not _NO_BREAKS.search(t)),
+                      tuple(t for t in terms if _NO_BREAKS.search(t)))
 
 
 def _stem(word: str, language: str | None) -> str:
@@ -86,8 +91,14 @@ def _ngrams(text: str) -> list[str]:
     return grams
 
 
-def _watch_language(term: str, language: str) -> str:
-    return "ko" if _NO_BREAKS.search(term) else language
+def _watched(text: str, vocabulary: Vocabulary, language: str) -> list[str]:
+    """The watch terms ``text`` holds, in their configured order. One pattern per group first: most posts
+    hold none."""
+    found: set[str] = set()
+    for group, rules in ((vocabulary.watch_by_words, language), (vocabulary.watch_inside_words, "ko")):
+        if group and count_phrases(text, group, rules):
+            found.update(t for t in group if count_phrases(text, (t,), rules))
+    return [t for t in vocabulary.watch_terms if t in found] if found else []
 
 
 def topics(text: str, language: str | None, *, vocabulary: Vocabulary, category: str | None = None) -> tuple[str, ...]:
@@ -97,9 +108,7 @@ def topics(text: str, language: str | None, *, vocabulary: Vocabulary, category:
     found: list[str] = []
     if category and category != "general":
         found.append(f"c:{category}")
-    matching = code or "en"
-    found.extend(f"w:{term}" for term in vocabulary.watch_terms
-                 if count_phrases(text, (term,), _watch_language(term, matching)))
+    found.extend(f"w:{term}" for term in _watched(text, vocabulary, code or "en"))
     words = _words(text, code, vocabulary.brand_words)
     found.extend(f"t:{w[0]}" for w in words if w is not None)
     found.extend(f"t:{a[0]} {b[0]}" for a, b in pairwise(words)

@@ -9,19 +9,29 @@ is judged on its own clock (the newest post counted) and what it ends with is st
 from __future__ import annotations
 
 import logging
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
 from models.locks import singleton
-from models.radar import NewMention, RadarRound, SpikeWrite, StoredPost, radar_pending, radar_round
+from models.radar import (
+    NewMention,
+    RadarRound,
+    SpikeWrite,
+    StoredPost,
+    StoredSpike,
+    radar_pending,
+    radar_round,
+)
 from models.types import utcnow
 from monitor.config import Settings
 from monitor.radar.baseline import DAY, HOUR, Weight, floor_hour, reference_hours
 from monitor.radar.mail import send_spike_alerts
-from monitor.radar.sweep import Post, SpikeState, Sweep, key_text, parse_key
+from monitor.radar.sweep import Memory, Post, SpikeState, Sweep, key_text, parse_key
 from monitor.radar.terms import ALL, Vocabulary, display_words, surface_forms, topics, vocabulary
+from monitor.radar.window import Window
 
 log = logging.getLogger("closeloop.radar")
 BATCH = 2_000
@@ -31,6 +41,8 @@ GIVE_UP_AFTER = timedelta(minutes=10)
 NEWEST_LINKS = 1_000
 NAMING_TEXTS = 60
 RANGE_AFTER_HOURS = 48
+_MEMORIES: weakref.WeakKeyDictionary[Engine, Memory] = weakref.WeakKeyDictionary()
+"""Per engine, what this process's radar holds between rounds (see sweep.Memory)."""
 
 
 @dataclass
@@ -101,12 +113,59 @@ def _hours(settings: Settings, start: datetime, end: datetime) -> tuple[list[dat
     return sorted(wanted), False
 
 
+def _memory(engine: Engine) -> Memory:
+    memory = _MEMORIES.get(engine)
+    if memory is None:
+        memory = _MEMORIES[engine] = Memory()
+    return memory
+
+
+def _recall(store: RadarRound, memory: Memory, settings: Settings, *, posts: list[Post], spikes: list[StoredSpike],
+            start: datetime, end: datetime, fresh: bool) -> None:
+    """Load into ``memory`` what this round needs and it does not hold yet."""
+    window = timedelta(minutes=settings.radar.window_minutes)
+    brands = {p.brand for p in posts} | {s.brand for s in spikes}
+    if fresh:  # every brand's window is read once, then kept
+        for stored in store.window_posts(brands=None, since=start - window):
+            memory.windows.setdefault(stored.brand, Window(window)).add(
+                Post(stored.mention_id, stored.brand, stored.platform, stored.at, stored.author_id, stored.complaint,
+                     frozenset(stored.topics)))
+    unknown = [b for b in brands if b not in memory.history_from]
+    memory.history_from.update(store.history_from(brands=unknown, everything=ALL))
+    hours, is_range = _hours(settings, start, end)
+    for brand in sorted(brands):
+        wanted = {ALL} | {t for p in posts if p.brand == brand for t in p.topics}
+        wanted |= {parse_key(k)[1] for s in spikes if s.brand == brand for k in s.members}
+        missing = {t for t in wanted if (brand, ALL, t) not in memory.weights}
+        for (platform, topic), (m, c, as_of) in store.weights(brand=brand, topics=missing).items():
+            memory.weights.setdefault((brand, platform, topic), Weight(m, c, as_of))
+        if is_range:
+            found = store.volumes(brand=brand, between=(hours[0], hours[1]))
+            first, last = floor_hour(hours[0]), floor_hour(hours[1])
+            span = {first + n * HOUR for n in range(int((last - first) / HOUR) + 1)}
+        else:
+            span = {h for h in hours if (brand, h) not in memory.loaded_hours}
+            found = store.volumes(brand=brand, hours=sorted(span)) if span else {}
+        for (owner, _platform), hourly in memory.volumes.items():  # storage's count replaces this process's
+            if owner == brand:
+                for hour in span & hourly.keys():
+                    del hourly[hour]
+        for (platform, hour), counts in found.items():
+            memory.volumes.setdefault((brand, platform), {})[hour] = counts
+        memory.loaded_hours.update((brand, h) for h in span)
+
+
 def _round(engine: Engine, settings: Settings, *, now: datetime | None, report: RadarReport) -> bool:
     """One batch in one transaction; True when more mentions wait."""
     radar = settings.radar
     window = timedelta(minutes=radar.window_minutes)
+    memory = _memory(engine)
     with radar_round(engine) as store:
         progress = store.progress()
+        fresh = memory.token != (progress.last_mention_id, progress.evaluated_until)
+        if fresh:  # first round here, or another process counted since: start from storage
+            memory = _MEMORIES[engine] = Memory()
+        memory.token = None  # until this round commits
         mentions, cursor, more = store.new_mentions(after=progress.last_mention_id, limit=BATCH,
                                                     given_up_before=utcnow() - GIVE_UP_AFTER)
         owned = _own_handles(settings)
@@ -115,45 +174,33 @@ def _round(engine: Engine, settings: Settings, *, now: datetime | None, report: 
         posts = [_post(m, vocabularies, latest=latest) for m in mentions
                  if m.author_handle.lower().lstrip("@") not in owned.get(m.brand, set())]
         known = [t for t in (progress.evaluated_until, latest, *(p.at for p in posts)) if t is not None]
+        token: tuple[int, datetime | None]
         if not known:
             store.finish(last_mention_id=cursor, evaluated_until=None, now=utcnow())
-            return more
-        end = latest if latest is not None else max(known)
-        # The first look of this round: never before the last round's, never before the first new post.
-        start = max([t for t in (progress.evaluated_until, min((p.at for p in posts), default=None)) if t] or [end])
-        stored = store.open_spikes(links_since=start - window, newest_links=NEWEST_LINKS)
-        brands = {p.brand for p in posts} | {s.brand for s in stored}
-        weights: dict[tuple[str, str, str], Weight] = {}
-        volumes: dict[tuple[str, str], dict[datetime, tuple[int, int]]] = {}
-        hours, is_range = _hours(settings, start, end)
-        for brand in sorted(brands):
-            wanted = {ALL} | {t for p in posts if p.brand == brand for t in p.topics}
-            wanted |= {parse_key(k)[1] for s in stored if s.brand == brand for k in s.members}
-            for (platform, topic), (m, c, as_of) in store.weights(brand=brand, topics=wanted).items():
-                weights[(brand, platform, topic)] = Weight(m, c, as_of)
-            found = (store.volumes(brand=brand, between=(hours[0], hours[1])) if is_range
-                     else store.volumes(brand=brand, hours=hours))
-            for (platform, hour), counts in found.items():
-                volumes.setdefault((brand, platform), {})[hour] = counts
-        sweep = Sweep(
-            radar, evaluated_until=progress.evaluated_until,
-            window_posts=[Post(p.mention_id, p.brand, p.platform, p.at, p.author_id, p.complaint, frozenset(p.topics))
-                          for p in store.window_posts(brands=brands, since=start - window)],
-            weights=weights, volumes=volumes, history_from=store.history_from(brands=brands, everything=ALL),
-            spikes=[SpikeState(s.id, s.brand, parse_key(s.seed), [parse_key(k) for k in s.members], s.opened_at,
-                               s.started_at, s.last_seen_at, s.baseline_per_hour, s.rate_per_hour,
-                               s.peak_rate_per_hour, dict(s.links)) for s in stored],
-        )
-        result = sweep.run(posts, end=end)
-        store.record_counts(
-            posts=[_stored(p) for p in result.posts], volume=result.volume,
-            weights={k: (w.mentions, w.complaints, w.as_of) for k, w in result.weights.items()})
-        for spike in result.spikes:
-            _record(store, spike, settings, report)
-        store.finish(last_mention_id=cursor, evaluated_until=result.evaluated_until, now=utcnow())
-        _prune(store, settings, before=progress.evaluated_until, after=result.evaluated_until)
-        report.counted += len(posts)
-        return more
+            token = (cursor, None)
+        else:
+            end = latest if latest is not None else max(known)
+            # The first look of this round: never before the last round's, never before the first new post.
+            start = max([t for t in (progress.evaluated_until, min((p.at for p in posts), default=None)) if t]
+                        or [end])
+            stored = store.open_spikes(links_since=start - window, newest_links=NEWEST_LINKS)
+            _recall(store, memory, settings, posts=posts, spikes=stored, start=start, end=end, fresh=fresh)
+            sweep = Sweep(radar, evaluated_until=progress.evaluated_until, memory=memory, spikes=[
+                SpikeState(s.id, s.brand, parse_key(s.seed), [parse_key(k) for k in s.members], s.opened_at,
+                           s.started_at, s.last_seen_at, s.baseline_per_hour, s.rate_per_hour, s.peak_rate_per_hour,
+                           dict(s.links)) for s in stored])
+            result = sweep.run(posts, end=end)
+            store.record_counts(
+                posts=[_stored(p) for p in result.posts], volume=result.volume,
+                weights={k: (w.mentions, w.complaints, w.as_of) for k, w in result.weights.items()})
+            for spike in result.spikes:
+                _record(store, spike, settings, report)
+            store.finish(last_mention_id=cursor, evaluated_until=result.evaluated_until, now=utcnow())
+            _prune(store, memory, settings, before=progress.evaluated_until, after=result.evaluated_until)
+            token = (cursor, result.evaluated_until)
+            report.counted += len(posts)
+    memory.token = token  # committed: the next round of this process may trust what it holds
+    return more
 
 
 def _stored(post: Post) -> StoredPost:
@@ -168,7 +215,7 @@ def _record(store: RadarRound, spike: SpikeState, settings: Settings, report: Ra
         baseline_per_hour=round(spike.baseline_per_hour, 3), rate_per_hour=round(spike.rate_per_hour, 3),
         peak_rate_per_hour=round(spike.peak_rate_per_hour, 3), closed_at=spike.closed_at, ended_at=spike.ended_at,
         link=[_stored(p) for p in spike.new_links.values()], unlink=sorted(spike.unlinked)), now=utcnow())
-    if spike.ranking:
+    if spike.ranking and spike.reranked:  # ranked again in this round: named again
         texts = store.spike_texts(spike_id=spike_id, limit=NAMING_TEXTS)
         words = display_words(spike.ranking, surface_forms(texts), limit=settings.radar.topic_words)
         store.name_spike(spike_id=spike_id, topic=words)
@@ -181,13 +228,17 @@ def _record(store: RadarRound, spike: SpikeState, settings: Settings, report: Ra
         log.info("spike_closed spike=%d brand=%r at=%s", spike_id, spike.brand, spike.closed_at.isoformat())
 
 
-def _prune(store: RadarRound, settings: Settings, *, before: datetime | None, after: datetime) -> None:
+def _prune(store: RadarRound, memory: Memory, settings: Settings, *, before: datetime | None,
+           after: datetime) -> None:
     radar = settings.radar
-    new_hour = before is None or floor_hour(before) != floor_hour(after)
-    keep = max(radar.recent_days, radar.baseline_weeks * 7) + 2
-    store.prune(posts_before=after - timedelta(minutes=radar.window_minutes) - HOUR,
-                hours_before=after - keep * DAY if new_hour else None,
-                topics_before=after - 10 * timedelta(days=radar.share_half_life_days) if new_hour else None)
+    store.prune(posts_before=after - timedelta(minutes=radar.window_minutes) - HOUR, hours_before=None,
+                topics_before=None)
+    if before is None or floor_hour(before) != floor_hour(after):  # the rest once an hour
+        hours = after - (max(radar.recent_days, radar.baseline_weeks * 7) + 2) * DAY
+        weights = after - 10 * timedelta(days=radar.share_half_life_days)
+        store.prune(posts_before=after - timedelta(minutes=radar.window_minutes) - HOUR, hours_before=hours,
+                    topics_before=weights)
+        memory.forget_before(hours=hours, weights=weights)
 
 
 __all__ = ["RadarReport", "radar_tick"]

@@ -7,7 +7,6 @@ window's size, so a look at a hot topic reads its counts directly.
 from __future__ import annotations
 
 import heapq
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,6 +15,11 @@ from monitor.radar.terms import ALL
 
 Key = tuple[str, str]
 """(platform, topic); either may be ``ALL``."""
+
+
+PER_PLATFORM_KINDS = ("c:", "w:")
+"""Topics also counted per platform: the categories and the watch terms (with every post's ``ALL``). A word of
+the posts counts on all platforms together only: per platform, words are too thin to judge."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,43 +35,59 @@ class Post:
     topics: frozenset[str]
 
     def counts_towards(self) -> list[Key]:
-        return [(p, t) for t in (ALL, *self.topics) for p in (ALL, self.platform)]
+        keys = [(ALL, ALL), (self.platform, ALL)]
+        for topic in self.topics:
+            keys.append((ALL, topic))
+            if topic.startswith(PER_PLATFORM_KINDS):
+                keys.append((self.platform, topic))
+        return keys
 
     def carries(self, key: Key) -> bool:
         return key[0] in (ALL, self.platform) and (key[1] == ALL or key[1] in self.topics)
 
 
 class _Tally:
+    """Who posted under one key in the window; the complaint side is made on the first complaint."""
+
     __slots__ = ("authors", "complaint_authors", "complaint_ids", "ids")
 
     def __init__(self) -> None:
         self.ids: set[int] = set()
-        self.complaint_ids: set[int] = set()
-        self.authors: Counter[int] = Counter()
-        self.complaint_authors: Counter[int] = Counter()
+        self.authors: dict[int, int] = {}
+        self.complaint_ids: set[int] | None = None
+        self.complaint_authors: dict[int, int] | None = None
 
     def add(self, post: Post) -> None:
         self.ids.add(post.mention_id)
-        self.authors[post.author_id] += 1
+        self.authors[post.author_id] = self.authors.get(post.author_id, 0) + 1
         if post.complaint:
+            if self.complaint_ids is None or self.complaint_authors is None:
+                self.complaint_ids, self.complaint_authors = set(), {}
             self.complaint_ids.add(post.mention_id)
-            self.complaint_authors[post.author_id] += 1
+            self.complaint_authors[post.author_id] = self.complaint_authors.get(post.author_id, 0) + 1
 
     def remove(self, post: Post) -> None:
         self.ids.discard(post.mention_id)
         _drop(self.authors, post.author_id)
-        if post.complaint:
+        if post.complaint and self.complaint_ids is not None and self.complaint_authors is not None:
             self.complaint_ids.discard(post.mention_id)
             _drop(self.complaint_authors, post.author_id)
 
+    @property
+    def complaints(self) -> int:
+        return len(self.complaint_ids) if self.complaint_ids else 0
+
     def tally(self) -> Tally:
-        return Tally(len(self.ids), len(self.authors), len(self.complaint_ids), len(self.complaint_authors))
+        return Tally(len(self.ids), len(self.authors), self.complaints,
+                     len(self.complaint_authors) if self.complaint_authors else 0)
 
 
-def _drop(counter: Counter[int], item: int) -> None:
-    counter[item] -= 1
-    if counter[item] <= 0:
-        del counter[item]
+def _drop(counter: dict[int, int], item: int) -> None:
+    left = counter.get(item, 0) - 1
+    if left <= 0:
+        counter.pop(item, None)
+    else:
+        counter[item] = left
 
 
 class Window:
@@ -99,7 +119,7 @@ class Window:
 
     def count(self, key: Key) -> tuple[int, int]:
         tally = self.tallies.get(key)
-        return (len(tally.ids), len(tally.complaint_ids)) if tally else (0, 0)
+        return (len(tally.ids), tally.complaints) if tally else (0, 0)
 
 
 __all__ = ["Key", "Post", "Window"]
