@@ -42,7 +42,7 @@ from models.alerts import list_spikes
 from models.db import make_engine, prepare
 from models.tables import Author, Mention, RadarTopic
 from monitor.config import Settings, load_settings
-from monitor.demo.radar_week import ordinary_mentions
+from monitor.demo.radar_week import DAY_FACTOR, SHAPE, ordinary_mentions
 from monitor.radar.sweep import Memory, Post, Sweep
 from monitor.radar.terms import topics
 from monitor.radar.tick import _vocabularies, radar_tick
@@ -86,13 +86,31 @@ class Store:
 
 
 def peak_for(count: int, days: int) -> float:
-    """The generator's peak hourly rate that gives ``count`` mentions over ``days`` (its rhythm averages 0.577)."""
-    return count / (days * 24 * 0.577)
+    """The generator's peak hourly rate that gives about ``count`` mentions over ``days`` (whole weeks)."""
+    return count / (days * 24 * (sum(SHAPE) / 24) * (sum(DAY_FACTOR) / 7))
+
+
+SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "de", "po", "fa", "ge", "hu", "ja", "be", "zo")
+
+
+def _word(n: int) -> str:
+    letters = ""
+    while True:
+        letters += SYLLABLES[n % len(SYLLABLES)]
+        n //= len(SYLLABLES)
+        if not n:
+            return letters + "x"
 
 
 def generate(rng: random.Random, start: datetime, end: datetime, peak: float, serial: int,
              people: int) -> list[dict[str, Any]]:
-    return list(ordinary_mentions(rng, start, end, peak_per_hour=peak, people=people, serial=serial))
+    """The scenario's ordinary mentions, each with a few more words drawn from a long-tailed vocabulary of
+    30,000 (real posts use far more words than the scenario's templates)."""
+    records = list(ordinary_mentions(rng, start, end, peak_per_hour=peak, people=people, serial=serial))
+    for record in records:
+        extra = " ".join(_word(min(int(rng.paretovariate(1.05)), 30_000)) for _ in range(rng.randint(2, 5)))
+        record["text"] = f"{record['text']} {extra}"
+    return records
 
 
 OUTAGE = ("@acme can't log in to the app, login keeps failing", "@acme appen virker ikke, kan ikke logge ind",

@@ -1,10 +1,11 @@
-"""Storage of the crisis radar's counts and spikes: one round at a time, in one transaction.
+"""Storage of the crisis radar's counts and spikes: each round reads, then writes all or nothing.
 
-A round reads the mentions counted since the last one (by id, in order, stopping at the first one that is
-neither triaged nor given up on), the counts it needs, writes the new counts and every spike change, and
-moves the progress row — all or nothing. The progress row is locked for the round (``FOR UPDATE`` on
-PostgreSQL; SQLite's writer lock), so two daemons never count a mention twice. This module is the only
-writer of spikes and their mentions.
+A round reads (without taking the write lock) the mentions after the progress row's cursor (by id, in
+order, stopping at the first one that is neither triaged nor given up on) and the counts it needs; it
+computes; then one short transaction moves the progress row from what it read to where it got — a
+conditional UPDATE that says when another process got there first (``RoundLost``: nothing is written) —
+and writes the new counts and every spike change. So two daemons never count a mention twice, and no
+writer waits on the radar's arithmetic. This module is the only writer of spikes and their mentions.
 
 Known limit: on PostgreSQL, mention ids come from a sequence, so a batch whose insert commits after a
 later-numbered batch has already been scored, triaged and counted is skipped by the radar (never by the
@@ -35,7 +36,6 @@ from models.tables import (
     Spike,
     SpikeMention,
 )
-from models.types import utcnow
 
 _mention = Mention.__table__  # type: ignore[attr-defined]
 _author = Author.__table__  # type: ignore[attr-defined]
@@ -117,16 +117,20 @@ class SpikeWrite:
     unlink: list[int] = field(default_factory=list)
 
 
+class RoundLost(RuntimeError):
+    """Another process moved the radar's progress since this round read it; the round wrote nothing."""
+
+
 class RadarRound:
-    """The storage of one round, inside its transaction (see ``radar_round``)."""
+    """The storage of one round: its reads (``radar_reading``) or its writes (``radar_writing``)."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
     def progress(self) -> Progress:
         row = self.connection.execute(
-            select(_progress.c.last_mention_id, _progress.c.evaluated_until).where(_progress.c.id == 1)).one()
-        return Progress(row.last_mention_id, row.evaluated_until)
+            select(_progress.c.last_mention_id, _progress.c.evaluated_until).where(_progress.c.id == 1)).first()
+        return Progress(row.last_mention_id, row.evaluated_until) if row else Progress(0, None)
 
     def new_mentions(self, *, after: int, limit: int,
                      given_up_before: datetime) -> tuple[list[NewMention], int, bool]:
@@ -297,10 +301,6 @@ class RadarRound:
     def name_spike(self, *, spike_id: int, topic: Sequence[str]) -> None:
         self.connection.execute(update(_spike).where(_spike.c.id == spike_id).values(topic=list(topic)))
 
-    def finish(self, *, last_mention_id: int, evaluated_until: datetime | None, now: datetime) -> None:
-        self.connection.execute(update(_progress).where(_progress.c.id == 1).values(
-            last_mention_id=last_mention_id, evaluated_until=evaluated_until, updated_at=now))
-
     def prune(self, *, posts_before: datetime, hours_before: datetime | None, topics_before: datetime | None) -> None:
         """Forget posts no window needs, hourly counts no baseline reads, topics decayed to nothing."""
         c = self.connection
@@ -312,15 +312,28 @@ class RadarRound:
 
 
 @contextmanager
-def radar_round(engine: Engine) -> Iterator[RadarRound]:
-    """One round's transaction, holding the radar's progress row: committed when the block succeeds."""
+def radar_reading(engine: Engine) -> Iterator[RadarRound]:
+    """A round's reads, from one snapshot, without the write lock."""
+    with reading(engine) as connection:
+        yield RadarRound(connection)
+
+
+@contextmanager
+def radar_writing(engine: Engine, *, read: Progress, reached: Progress, now: datetime) -> Iterator[RadarRound]:
+    """A round's writes in one transaction that first moves the progress from ``read`` to ``reached``;
+    ``RoundLost`` (and nothing written) when another process moved it first. Committed when the block
+    succeeds."""
     with engine.begin() as connection:
         connection.execute(_insert(connection, _progress).on_conflict_do_nothing(index_elements=["id"]),
-                           {"id": 1, "last_mention_id": 0, "evaluated_until": None, "updated_at": utcnow()})
-        lock = select(_progress.c.id).where(_progress.c.id == 1)
-        if connection.dialect.name == "postgresql":
-            lock = lock.with_for_update()
-        connection.execute(lock).one()
+                           {"id": 1, "last_mention_id": 0, "evaluated_until": None, "updated_at": now})
+        moved = connection.execute(
+            update(_progress)
+            .where(_progress.c.id == 1, _progress.c.last_mention_id == read.last_mention_id,
+                   _progress.c.evaluated_until.is_not_distinct_from(read.evaluated_until))
+            .values(last_mention_id=reached.last_mention_id, evaluated_until=reached.evaluated_until,
+                    updated_at=now))
+        if moved.rowcount != 1:
+            raise RoundLost(f"the radar's progress moved past {read.last_mention_id} meanwhile")
         yield RadarRound(connection)
 
 
@@ -333,5 +346,5 @@ def radar_pending(engine: Engine) -> tuple[bool, bool]:
         return newer is not None, spike is not None
 
 
-__all__ = ["NewMention", "Progress", "RadarRound", "SpikeWrite", "StoredPost", "StoredSpike", "radar_pending",
-           "radar_round"]
+__all__ = ["NewMention", "Progress", "RadarRound", "RoundLost", "SpikeWrite", "StoredPost", "StoredSpike",
+           "radar_pending", "radar_reading", "radar_writing"]

@@ -68,11 +68,14 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
                 result.metrics_while_open = Health(engine, settings, scheduler_running=lambda: True).metrics_text()
         result.mails_at_end = len(inbox.messages)
         result.at_end = list_spikes(engine, include_closed=True)
-        # A restart: a new process, a new mailer, the same database; then hours pass with nothing new.
-        radar_tick(engine, settings, now=now, mailer=SmtpMailer(settings.smtp))
+        # A restart: a new process (its own engine, nothing in memory), a new mailer, the same database; then
+        # hours pass with nothing new.
+        restarted = make_engine(f"sqlite:///{path}")
+        radar_tick(restarted, settings, now=now + timedelta(seconds=10), mailer=SmtpMailer(settings.smtp))
         result.mails_after_restart = len(inbox.messages)
-        radar_tick(engine, settings, now=OUTAGE_AT + timedelta(hours=3), mailer=SmtpMailer(settings.smtp))
+        radar_tick(restarted, settings, now=OUTAGE_AT + timedelta(hours=3), mailer=SmtpMailer(settings.smtp))
         result.later = list_spikes(engine, include_closed=True)
+        restarted.dispose()
         yield result
     engine.dispose()
 

@@ -12,7 +12,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
 from models.alerts import list_spikes, spike_alerts, spike_case_ids, spike_posts, spikes_of_cases
-from models.radar import SpikeWrite, StoredPost, radar_round
+from models.db import make_engine
+from models.radar import Progress, RoundLost, SpikeWrite, StoredPost, radar_writing
 from models.tables import Mention, RadarProgress, RadarVolume
 from monitor.radar.mail import send_spike_alerts
 from monitor.radar.tick import radar_tick
@@ -54,13 +55,14 @@ def test_every_mention_is_counted_once_however_many_daemons_tick(engine: Engine)
     ingest(engine, settings, _ordinary(60))
     errors: list[BaseException] = []
 
-    def tick() -> None:
-        try:
-            radar_tick(engine, settings, now=T0 + timedelta(days=1))
-        except BaseException as exc:  # radar_tick never raises; a failure here is the test's to report
+    def tick(n: int) -> None:
+        try:  # each its own engine, as each daemon has; radar_tick never raises, the test reports what did
+            radar_tick(make_engine(engine.url.render_as_string(hide_password=False)), settings,
+                       now=T0 + timedelta(days=1, seconds=n))
+        except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=tick) for _ in range(3)]
+    threads = [threading.Thread(target=tick, args=(n,)) for n in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -176,7 +178,7 @@ def test_a_spike_written_by_a_round_is_read_back_whole(engine: Engine) -> None:
     ingest(engine, settings, _ordinary(3))
     with engine.connect() as connection:
         rows = connection.execute(select(Mention.id, Mention.author_id, Mention.created_at)).all()  # type: ignore[call-overload]
-    with radar_round(engine) as store:
+    with radar_writing(engine, read=Progress(0, None), reached=Progress(0, T0), now=T0) as store:
         spike_id = store.record_spike(SpikeWrite(
             id=None, brand="Acme", seed="*|t:recall", members=["*|t:recall", "x|*"], opened_at=T0, started_at=T0,
             last_seen_at=T0, baseline_per_hour=1.5, rate_per_hour=40.0, peak_rate_per_hour=44.0, closed_at=None,
@@ -186,7 +188,14 @@ def test_a_spike_written_by_a_round_is_read_back_whole(engine: Engine) -> None:
     (spike,) = list_spikes(engine)
     assert (spike.topic, spike.mentions, spike.complaints, spike.platforms) == (["recall", "kettle"], 3, 3, ["x"])
     assert spike.started_at == min(r.created_at for r in rows) and spike.last_seen_at == max(r.created_at for r in rows)
-    with radar_round(engine) as store:
+    late = radar_writing(engine, read=Progress(0, None), reached=Progress(0, T0), now=T0)
+    with pytest.raises(RoundLost), late as store:  # a round that read the progress before the above: nothing
+        store.record_spike(SpikeWrite(
+            id=spike_id, brand="Acme", seed="*|t:recall", members=[], opened_at=T0, started_at=T0,
+            last_seen_at=T0, baseline_per_hour=0.0, rate_per_hour=0.0, peak_rate_per_hour=0.0,
+            closed_at=T0, ended_at=T0), now=T0)
+    assert len(list_spikes(engine)) == 1
+    with radar_writing(engine, read=Progress(0, T0), reached=Progress(0, T0), now=T0) as store:
         store.record_spike(SpikeWrite(
             id=spike_id, brand="Acme", seed="*|t:recall", members=["*|t:recall"], opened_at=T0, started_at=T0,
             last_seen_at=T0, baseline_per_hour=1.5, rate_per_hour=0.0, peak_rate_per_hour=44.0,

@@ -18,12 +18,15 @@ from sqlalchemy.engine import Engine
 from models.locks import singleton
 from models.radar import (
     NewMention,
+    Progress,
     RadarRound,
+    RoundLost,
     SpikeWrite,
     StoredPost,
     StoredSpike,
     radar_pending,
-    radar_round,
+    radar_reading,
+    radar_writing,
 )
 from models.types import utcnow
 from monitor.config import Settings
@@ -32,17 +35,21 @@ from monitor.radar.mail import send_spike_alerts
 from monitor.radar.sweep import Memory, Post, SpikeState, Sweep, key_text, parse_key
 from monitor.radar.terms import ALL, Vocabulary, display_words, surface_forms, topics, vocabulary
 from monitor.radar.window import Window
+from responders.mailer import Mailer, SmtpMailer
 
 log = logging.getLogger("closeloop.radar")
-BATCH = 2_000
-"""Most mentions one round counts (one transaction); a backlog takes several rounds of one tick."""
+BATCH = 1_000
+"""Most mentions one round counts; a backlog takes several rounds of one tick."""
 GIVE_UP_AFTER = timedelta(minutes=10)
 """A mention still untriaged this long after it was fetched is counted as it is (no complaint, no category)."""
 NEWEST_LINKS = 1_000
 NAMING_TEXTS = 60
 RANGE_AFTER_HOURS = 48
+EVERY = timedelta(seconds=5)
+"""Least time, on the caller's clock, between two looks of a daemon's radar (a replay's are not spaced)."""
 _MEMORIES: weakref.WeakKeyDictionary[Engine, Memory] = weakref.WeakKeyDictionary()
 """Per engine, what this process's radar holds between rounds (see sweep.Memory)."""
+_LAST_LOOK: weakref.WeakKeyDictionary[Engine, datetime] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -53,12 +60,18 @@ class RadarReport:
     mailed: int = 0
 
 
-def radar_tick(engine: Engine, settings: Settings, *, now: datetime | None, mailer: object | None = None) -> RadarReport:
+def radar_tick(engine: Engine, settings: Settings, *, now: datetime | None, mailer: Mailer | None = None) -> RadarReport:
     """Count what is new and judge it up to ``now`` (None: the newest post counted), then mail the alerts
-    that are due. Never raises: a failure is logged and the next tick tries again from the same cursor."""
+    that are due (through ``mailer``, else SMTP as configured). Never raises: a failure is logged and the
+    next tick tries again from the same cursor."""
     report = RadarReport()
     if not settings.radar.enabled:
         return report
+    if now is not None:  # a daemon may tick many times a second (tests do): the radar looks every few seconds
+        last = _LAST_LOOK.get(engine)
+        if last is not None and timedelta(0) <= now - last < EVERY:
+            return report
+        _LAST_LOOK[engine] = now
     try:
         news, spikes_open = radar_pending(engine)
         if news or (spikes_open and now is not None):
@@ -68,11 +81,7 @@ def radar_tick(engine: Engine, settings: Settings, *, now: datetime | None, mail
                 while _round(engine, settings, now=now, report=report):
                     pass
         if settings.radar.recipients:
-            if mailer is None:
-                from responders.mailer import SmtpMailer
-
-                mailer = SmtpMailer(settings.smtp)
-            report.mailed = send_spike_alerts(engine, settings, mailer, now=utcnow())  # type: ignore[arg-type]
+            report.mailed = send_spike_alerts(engine, settings, mailer or SmtpMailer(settings.smtp), now=utcnow())
     except Exception:  # the pipeline goes on; the cursor did not move, so nothing is lost
         log.exception("radar_failed")
     return report
@@ -156,50 +165,56 @@ def _recall(store: RadarRound, memory: Memory, settings: Settings, *, posts: lis
 
 
 def _round(engine: Engine, settings: Settings, *, now: datetime | None, report: RadarReport) -> bool:
-    """One batch in one transaction; True when more mentions wait."""
+    """Read a batch and what it needs, judge it, then write it all in one short transaction; True when
+    more mentions wait. The arithmetic runs outside any transaction, so no writer waits on it."""
     radar = settings.radar
     window = timedelta(minutes=radar.window_minutes)
     memory = _memory(engine)
-    with radar_round(engine) as store:
-        progress = store.progress()
+    with radar_reading(engine) as reader:
+        progress = reader.progress()
         fresh = memory.token != (progress.last_mention_id, progress.evaluated_until)
         if fresh:  # first round here, or another process counted since: start from storage
             memory = _MEMORIES[engine] = Memory()
         memory.token = None  # until this round commits
-        mentions, cursor, more = store.new_mentions(after=progress.last_mention_id, limit=BATCH,
-                                                    given_up_before=utcnow() - GIVE_UP_AFTER)
-        owned = _own_handles(settings)
+        mentions, cursor, more = reader.new_mentions(after=progress.last_mention_id, limit=BATCH,
+                                                     given_up_before=utcnow() - GIVE_UP_AFTER)
         latest = None if now is None else max(now, progress.evaluated_until or now)
-        vocabularies = _vocabularies(settings)
+        owned, vocabularies = _own_handles(settings), _vocabularies(settings)
         posts = [_post(m, vocabularies, latest=latest) for m in mentions
                  if m.author_handle.lower().lstrip("@") not in owned.get(m.brand, set())]
         known = [t for t in (progress.evaluated_until, latest, *(p.at for p in posts)) if t is not None]
-        token: tuple[int, datetime | None]
-        if not known:
-            store.finish(last_mention_id=cursor, evaluated_until=None, now=utcnow())
-            token = (cursor, None)
-        else:
-            end = latest if latest is not None else max(known)
+        end = (latest if latest is not None else max(known)) if known else None
+        stored: list[StoredSpike] = []
+        if end is not None:
             # The first look of this round: never before the last round's, never before the first new post.
             start = max([t for t in (progress.evaluated_until, min((p.at for p in posts), default=None)) if t]
                         or [end])
-            stored = store.open_spikes(links_since=start - window, newest_links=NEWEST_LINKS)
-            _recall(store, memory, settings, posts=posts, spikes=stored, start=start, end=end, fresh=fresh)
-            sweep = Sweep(radar, evaluated_until=progress.evaluated_until, memory=memory, spikes=[
-                SpikeState(s.id, s.brand, parse_key(s.seed), [parse_key(k) for k in s.members], s.opened_at,
-                           s.started_at, s.last_seen_at, s.baseline_per_hour, s.rate_per_hour, s.peak_rate_per_hour,
-                           dict(s.links)) for s in stored])
-            result = sweep.run(posts, end=end)
-            store.record_counts(
-                posts=[_stored(p) for p in result.posts], volume=result.volume,
-                weights={k: (w.mentions, w.complaints, w.as_of) for k, w in result.weights.items()})
-            for spike in result.spikes:
-                _record(store, spike, settings, report)
-            store.finish(last_mention_id=cursor, evaluated_until=result.evaluated_until, now=utcnow())
-            _prune(store, memory, settings, before=progress.evaluated_until, after=result.evaluated_until)
-            token = (cursor, result.evaluated_until)
-            report.counted += len(posts)
-    memory.token = token  # committed: the next round of this process may trust what it holds
+            stored = reader.open_spikes(links_since=start - window, newest_links=NEWEST_LINKS)
+            _recall(reader, memory, settings, posts=posts, spikes=stored, start=start, end=end, fresh=fresh)
+    result = None
+    if end is not None:
+        sweep = Sweep(radar, evaluated_until=progress.evaluated_until, memory=memory, spikes=[
+            SpikeState(s.id, s.brand, parse_key(s.seed), [parse_key(k) for k in s.members], s.opened_at,
+                       s.started_at, s.last_seen_at, s.baseline_per_hour, s.rate_per_hour, s.peak_rate_per_hour,
+                       dict(s.links)) for s in stored])
+        result = sweep.run(posts, end=end)
+    reached = Progress(cursor, result.evaluated_until if result else progress.evaluated_until)
+    written: list[tuple[int, SpikeState]] = []
+    try:
+        with radar_writing(engine, read=progress, reached=reached, now=utcnow()) as store:
+            if result is not None:
+                store.record_counts(
+                    posts=[_stored(p) for p in result.posts], volume=result.volume,
+                    weights={k: (w.mentions, w.complaints, w.as_of) for k, w in result.weights.items()})
+                written = [(_record(store, spike, settings), spike) for spike in result.spikes]
+                _prune(store, memory, settings, before=progress.evaluated_until, after=result.evaluated_until)
+    except RoundLost:
+        log.info("radar_round_lost cursor=%d", progress.last_mention_id)  # another process counted these
+        return False
+    memory.token = (reached.last_mention_id, reached.evaluated_until)  # the next round may trust memory
+    report.counted += len(posts)
+    for spike_id, spike in written:
+        _announce(spike_id, spike, report)
     return more
 
 
@@ -208,7 +223,8 @@ def _stored(post: Post) -> StoredPost:
                       tuple(sorted(post.topics)))
 
 
-def _record(store: RadarRound, spike: SpikeState, settings: Settings, report: RadarReport) -> None:
+def _record(store: RadarRound, spike: SpikeState, settings: Settings) -> int:
+    """Write one spike's change (and its name, when ranked again); returns its id."""
     spike_id = store.record_spike(SpikeWrite(
         id=spike.id, brand=spike.brand, seed=key_text(spike.seed), members=[key_text(k) for k in spike.members],
         opened_at=spike.opened_at, started_at=spike.started_at, last_seen_at=spike.last_seen_at,
@@ -219,6 +235,11 @@ def _record(store: RadarRound, spike: SpikeState, settings: Settings, report: Ra
         texts = store.spike_texts(spike_id=spike_id, limit=NAMING_TEXTS)
         words = display_words(spike.ranking, surface_forms(texts), limit=settings.radar.topic_words)
         store.name_spike(spike_id=spike_id, topic=words)
+    return spike_id
+
+
+def _announce(spike_id: int, spike: SpikeState, report: RadarReport) -> None:
+    """Log what a committed round did to a spike (never inside the transaction: a log can block)."""
     if spike.id is None:
         report.opened += 1
         log.warning("spike_opened spike=%d brand=%r seed=%r at=%s", spike_id, spike.brand, key_text(spike.seed),
