@@ -91,6 +91,8 @@ class Brand(_Section):
     def _keywords_not_blank(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if any(not k.strip() for k in value):
             raise ValueError("must not hold blank entries")
+        if any(len(k.strip()) > 100 for k in value):
+            raise ValueError("entries are at most 100 characters")
         return tuple(k.strip() for k in value)
 
 

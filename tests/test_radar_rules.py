@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from models.alerts import AlertSent, SpikeRecord
-from monitor.config import RadarSettings
+from monitor.config import ConfigError, RadarSettings, parse_settings
 from monitor.radar.baseline import Weight, expected_per_hour, floor_hour, reference_hours, topic_baseline
 from monitor.radar.detect import Rules, Tally, alert_level_due, close_count, is_hot, quiet_from
 from monitor.radar.mail import AlertDue, alerts_due
@@ -165,3 +165,20 @@ def test_the_alerts_due_are_the_next_level_or_the_last_one_not_yet_delivered(
     rows = [AlertSent(7, level, m, recipient, status) for level, m, recipient, status in sent]
     found = alerts_due(_spike(mentions), rows, recipients=["a@x.example", "b@x.example"], growth_factor=3.0)
     assert found == [AlertDue(7, level, recipient) for level, recipient in due]
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        ({"brands": [{"name": "Acme", "watch_terms": ["outage", " "]}]}, "brands.0.watch_terms"),
+        ({"brands": [{"name": "Acme", "watch_terms": ["x" * 101]}]}, "brands.0.watch_terms"),
+        ({"radar": {"recipients": ["duty@acme.example, boss@acme.example"]}}, "radar.recipients"),
+        ({"radar": {"rise_factor": 1.0}}, "radar.rise_factor"),
+        ({"radar": {"max_chance": 0}}, "radar.max_chance"),
+        ({"radar": {"window_minutes": 0}}, "radar.window_minutes"),
+    ],
+)
+def test_a_bad_radar_setting_stops_start_up_naming_the_key(data: dict, named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(data, origin="config.toml", env={})
+    assert f"config.toml: {named}" in str(caught.value)
