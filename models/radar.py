@@ -256,7 +256,7 @@ class RadarRound:
             for start in range(0, len(rows), CHUNK * 4):
                 c.execute(statement, rows[start:start + CHUNK * 4])
 
-    def record_spike(self, change: SpikeWrite, *, now: datetime) -> int:
+    def record_spike(self, *, change: SpikeWrite, now: datetime) -> int:
         """Open or update one spike, link and unlink its mentions, and recount what it holds."""
         c = self.connection
         values = {"brand": change.brand, "seed": change.seed, "members": change.members,

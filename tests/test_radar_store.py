@@ -179,7 +179,7 @@ def test_a_spike_written_by_a_round_is_read_back_whole(engine: Engine) -> None:
     with engine.connect() as connection:
         rows = connection.execute(select(Mention.id, Mention.author_id, Mention.created_at)).all()  # type: ignore[call-overload]
     with radar_writing(engine, read=Progress(0, None), reached=Progress(0, T0), now=T0) as store:
-        spike_id = store.record_spike(SpikeWrite(
+        spike_id = store.record_spike(change=SpikeWrite(
             id=None, brand="Acme", seed="*|t:recall", members=["*|t:recall", "x|*"], opened_at=T0, started_at=T0,
             last_seen_at=T0, baseline_per_hour=1.5, rate_per_hour=40.0, peak_rate_per_hour=44.0, closed_at=None,
             ended_at=None, link=[StoredPost(r.id, "Acme", "x", r.created_at, r.author_id, True, ("t:recall",))
@@ -190,13 +190,13 @@ def test_a_spike_written_by_a_round_is_read_back_whole(engine: Engine) -> None:
     assert spike.started_at == min(r.created_at for r in rows) and spike.last_seen_at == max(r.created_at for r in rows)
     late = radar_writing(engine, read=Progress(0, None), reached=Progress(0, T0), now=T0)
     with pytest.raises(RoundLost), late as store:  # a round that read the progress before the above: nothing
-        store.record_spike(SpikeWrite(
+        store.record_spike(change=SpikeWrite(
             id=spike_id, brand="Acme", seed="*|t:recall", members=[], opened_at=T0, started_at=T0,
             last_seen_at=T0, baseline_per_hour=0.0, rate_per_hour=0.0, peak_rate_per_hour=0.0,
             closed_at=T0, ended_at=T0), now=T0)
     assert len(list_spikes(engine)) == 1
     with radar_writing(engine, read=Progress(0, T0), reached=Progress(0, T0), now=T0) as store:
-        store.record_spike(SpikeWrite(
+        store.record_spike(change=SpikeWrite(
             id=spike_id, brand="Acme", seed="*|t:recall", members=["*|t:recall"], opened_at=T0, started_at=T0,
             last_seen_at=T0, baseline_per_hour=1.5, rate_per_hour=0.0, peak_rate_per_hour=44.0,
             closed_at=T0 + timedelta(hours=1), ended_at=T0 + timedelta(minutes=30), unlink=[rows[0].id]), now=T0)

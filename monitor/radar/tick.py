@@ -225,7 +225,7 @@ def _stored(post: Post) -> StoredPost:
 
 def _record(store: RadarRound, spike: SpikeState, settings: Settings) -> int:
     """Write one spike's change (and its name, when ranked again); returns its id."""
-    spike_id = store.record_spike(SpikeWrite(
+    spike_id = store.record_spike(change=SpikeWrite(
         id=spike.id, brand=spike.brand, seed=key_text(spike.seed), members=[key_text(k) for k in spike.members],
         opened_at=spike.opened_at, started_at=spike.started_at, last_seen_at=spike.last_seen_at,
         baseline_per_hour=round(spike.baseline_per_hour, 3), rate_per_hour=round(spike.rate_per_hour, 3),
