@@ -2,7 +2,8 @@
 
 Names mean one thing each: a *source* is a configured feed of mentions, a *mention* one public post, an
 *author* the person behind it, a *case* one customer's complaint thread, a *draft* a reply to a mention
-(and, once approved, the outbox entry that posts it), the *audit log* who did what.
+(and, once approved, the outbox entry that posts it), the *audit log* who did what, a *spike* a burst of
+mentions about one thing that the crisis radar raised.
 """
 
 from __future__ import annotations
@@ -308,6 +309,17 @@ class RequestBudget(SQLModel, table=True):
     limit: int
 
 
+# The crisis radar's tables, registered on the same metadata and importable from here.
+from models.tables_radar import (  # noqa: E402
+    RadarPost,
+    RadarProgress,
+    RadarTopic,
+    RadarVolume,
+    Spike,
+    SpikeMention,
+    SpikeNotification,
+)
+
 DRAFT_KINDS = ("reply", "csat")
 ROLES = ("viewer", "agent", "approver", "admin")
 DRAFT_STATUSES = ("draft", "approved", "held", "sending", "sent", "unknown", "failed", "rejected")
@@ -329,3 +341,5 @@ LOGIN_ATTEMPT = SQLModel.metadata.tables["login_attempt"]
 NOTIFICATION = SQLModel.metadata.tables["notification"]
 DIGEST_DELIVERY = SQLModel.metadata.tables["digest_delivery"]
 REQUEST_BUDGET = SQLModel.metadata.tables["request_budget"]
+SPIKE_STATES = ("open", "closed")
+RADAR_TABLES = (RadarPost, RadarProgress, RadarTopic, RadarVolume, Spike, SpikeMention, SpikeNotification)

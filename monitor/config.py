@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     create_model,
@@ -41,6 +39,8 @@ from monitor.config_loading import (
     load_settings,
     parse_settings,
 )
+from monitor.config_radar import RadarSettings
+from monitor.config_section import Section
 from monitor.sources.platforms import PLATFORMS, SOURCE_KINDS, options_model
 from monitor.sources.spec import read_options
 
@@ -55,27 +55,10 @@ else:
 LANGUAGES = ("en", "da", "fi", "et", "he", "ko")
 
 
-def _strict_flag(cls: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
-    """Booleans are true or false: never "yes", "on", 1 or any other truthy value (every section's fields)."""
-    field = cls.model_fields.get(info.field_name or "")
-    flag = field is not None and (field.annotation is bool or field.annotation == bool | None)
-    if not flag or isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"  # an environment variable is always text
-    raise ValueError(f"must be true or false, not {value!r}")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    @field_validator("*", mode="before")
-    @classmethod
-    def _strict_flags(cls, value: Any, info: ValidationInfo) -> Any:
-        return _strict_flag(cls, value, info)
-
-
-class AppSettings(_Section):
+class AppSettings(Section):
     timezone: str = Field("UTC", description="IANA timezone for business hours and the digest's week.")
     response_target_minutes: int = Field(
         60, gt=0, le=24 * 60, description="Minutes from a post's created_at to the first-response deadline."
@@ -92,7 +75,7 @@ class AppSettings(_Section):
         return value
 
 
-class DatabaseSettings(_Section):
+class DatabaseSettings(Section):
     url: str = Field(
         "sqlite:///closeloop.db",
         description="SQLAlchemy URL; a relative SQLite path is under app.data_dir. "
@@ -108,7 +91,7 @@ class DatabaseSettings(_Section):
         return value
 
 
-class _Handles(_Section):
+class _Handles(Section):
     """The brand's own accounts: one optional handle per registered platform, checked by its HandleRule."""
 
     def present(self) -> dict[str, str]:
@@ -136,7 +119,7 @@ else:
     )
 
 
-class Brand(_Section):
+class Brand(Section):
     name: str = Field(description="Display name of the brand.")
     handles: BrandHandles = Field(default_factory=BrandHandles, description="The brand's own accounts.")
     facts: BrandFacts = Field(
@@ -146,16 +129,22 @@ class Brand(_Section):
         (), description="Words that make a post a mention of this brand (case-insensitive)."
     )
     default_language: str = Field("en", description="Language of replies when a post's language is unknown.")
+    watch_terms: tuple[str, ...] = Field(
+        (), description="Words and phrases the crisis radar always counts as topics for this brand (product "
+        "names, \"outage\", \"recall\", \"hacked\"); a trailing * makes a stem."
+    )
 
-    @field_validator("keywords")
+    @field_validator("keywords", "watch_terms")
     @classmethod
     def _keywords_not_blank(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if any(not k.strip() for k in value):
-            raise ValueError("keywords must not be blank")
+            raise ValueError("must not hold blank entries")
+        if any(len(k.strip()) > 100 for k in value):
+            raise ValueError("entries are at most 100 characters")
         return tuple(k.strip() for k in value)
 
 
-class Agent(_Section):
+class Agent(Section):
     name: str = Field(description="The agent's real name, as customers see it.")
     signature: str = Field(description="How the agent signs a reply, e.g. '– Maria'.")
     languages: tuple[str, ...] = Field(("en",), description="Languages the agent answers in (ISO 639-1).")
@@ -169,7 +158,7 @@ class Agent(_Section):
         return value.strip()
 
 
-class ScoringSettings(_Section):
+class ScoringSettings(Section):
     backend: Literal["auto", "transformers", "offline", "lexicon"] = Field(
         "auto",
         description="auto: the transformers model, falling back (loudly, once) to the bundled offline model "
@@ -190,7 +179,7 @@ class ScoringSettings(_Section):
     )
 
 
-class RankingSettings(_Section):
+class RankingSettings(Section):
     repeat_window_days: int = Field(7, gt=0, description="Earlier complaints this recent make a repeat complainer.")
     severity_words: Mapping[str, tuple[str, ...]] = Field(
         default_factory=lambda: {
@@ -205,7 +194,7 @@ class RankingSettings(_Section):
         return {lang: tuple(w.strip().lower() for w in words if w.strip()) for lang, words in value.items()}
 
 
-class SourceSettings(_Section):
+class SourceSettings(Section):
     name: str = Field(description="Unique name of this source, used in logs and the console.")
     platform: Platform = Field(description=f"{', '.join(PLATFORMS)} or replay.")
     brand: str | None = Field(None, description="The brand this source watches; the first brand when omitted.")
@@ -231,7 +220,7 @@ class SourceSettings(_Section):
         return self
 
 
-class IntakeSettings(_Section):
+class IntakeSettings(Section):
     earliest_post_date: date = Field(
         date(2006, 3, 21),
         description="Posts dated before this day are refused as bad records (the first tweet: 2006-03-21).",
@@ -245,7 +234,7 @@ class IntakeSettings(_Section):
         return timedelta(hours=self.future_tolerance_hours)
 
 
-class DaemonSettings(_Section):
+class DaemonSettings(Section):
     node_id: str = Field(
         default_factory=socket.gethostname,
         description="This daemon's name in leases; keep it stable across restarts (default: the hostname).",
@@ -276,7 +265,7 @@ class DaemonSettings(_Section):
     )
 
 
-class ConsoleSettings(_Section):
+class ConsoleSettings(Section):
     host: str = Field("127.0.0.1", description="Address the web console listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port the web console listens on.")
     session_hours: int = Field(12, ge=1, le=24 * 30, description="How long a console login lasts.")
@@ -310,7 +299,7 @@ class ConsoleSettings(_Section):
         return value
 
 
-class ResolutionSettings(_Section):
+class ResolutionSettings(Section):
     unresolved_after_days: int = Field(
         5, ge=1, description="A responded case with no confirmation this long becomes unresolved."
     )
@@ -327,7 +316,7 @@ class ResolutionSettings(_Section):
     csat_followup: bool = Field(True, description="Draft a satisfaction follow-up when a case is resolved.")
 
 
-class SmtpSettings(_Section):
+class SmtpSettings(Section):
     host: str = Field("127.0.0.1", description="SMTP server.")
     port: int = Field(25, ge=1, le=65535, description="SMTP port (587 for STARTTLS, 465 for TLS).")
     security: Literal["none", "starttls", "tls"] = Field("none", description="none, starttls or tls.")
@@ -337,7 +326,7 @@ class SmtpSettings(_Section):
     timeout_seconds: float = Field(30, gt=0, description="SMTP connection timeout.")
 
 
-class DigestSettings(_Section):
+class DigestSettings(Section):
     recipients: tuple[str, ...] = Field((), description="Who receives the weekly digest.")
     weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
         "mon", description="Day the digest is sent (in app.timezone)."
@@ -372,6 +361,7 @@ class Settings(BaseSettings):
     resolution: ResolutionSettings = Field(default_factory=ResolutionSettings, description="Resolution tracking.")
     smtp: SmtpSettings = Field(default_factory=SmtpSettings, description="Outgoing mail.")
     digest: DigestSettings = Field(default_factory=DigestSettings, description="The weekly digest.")
+    radar: RadarSettings = Field(default_factory=RadarSettings, description="The crisis radar (spike alerts).")
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:
@@ -416,6 +406,7 @@ __all__ = [
     "DatabaseSettings",
     "DraftingSettings",
     "IntakeSettings",
+    "RadarSettings",
     "RankingSettings",
     "ScoringSettings",
     "Settings",

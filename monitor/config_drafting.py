@@ -9,17 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+from monitor.config_section import Section
 
 CATEGORIES = ("delivery", "billing", "account", "outage", "product", "service", "general")
 
 
-class BrandFacts(_Section):
+class BrandFacts(Section):
     status_page: str | None = Field(None, description="URL of the brand's public status page; outage replies point to it.")
     help_center: str | None = Field(None, description="URL of the brand's public help centre; answers to questions link it.")
     help_links: Mapping[str, str] = Field(
@@ -47,7 +44,7 @@ class BrandFacts(_Section):
         return value
 
 
-class DraftingSettings(_Section):
+class DraftingSettings(Section):
     backend: Literal["template", "openai"] = Field(
         "template",
         description="template: the bundled templates; openai: an OpenAI-compatible chat model, every draft "

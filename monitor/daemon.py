@@ -148,6 +148,7 @@ class Daemon:
         """Score, triage and draft what is pending, one committed batch at a time, until nothing is left or the
         daemon is stopping (a stop waits for one batch, not for the whole backlog)."""
         from monitor.pipeline import draft_pending, score_pending, triage_pending
+        from monitor.radar.tick import radar_tick
         from responders.tracker import track_pending
 
         scored = complaints = drafts = 0
@@ -162,6 +163,7 @@ class Daemon:
             drafts += made
         if not self.stopping.is_set():
             track_pending(self.engine, self.settings, now=utcnow())
+            radar_tick(self.engine, self.settings, now=utcnow(), mailer=self.mailer)
         if scored or complaints or drafts:
             log.info("pipeline_done scored=%d complaints=%d drafts=%d", scored, complaints, drafts)
 

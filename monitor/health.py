@@ -27,6 +27,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
+from models.alerts import open_spike_counts
 from models.health import active_sources, database_reachable, drafts_by_status, queue_state
 from models.quarantine import quarantine_counts
 from models.types import utcnow
@@ -73,6 +74,11 @@ class DatabaseCollector(Collector):
                                         "Mentions set aside by a failing pipeline stage.", labels=["stage"])
         for stage, count in sorted(quarantine_counts(self.engine).items()):
             quarantined.add_metric([stage], count)
+        spikes = GaugeMetricFamily("closeloop_spikes_open", "Crisis radar spikes open now, per brand.",
+                                   labels=["brand"])
+        counts = open_spike_counts(self.engine)
+        for brand in sorted({*(b.name for b in self.settings.brands), *counts}):  # a calm brand shows 0
+            spikes.add_metric([brand], counts.get(brand, 0))
         return [
             GaugeMetricFamily("closeloop_queue_depth", "Cases waiting for a first response (open or reopened).",
                               value=queue.unanswered),
@@ -87,6 +93,7 @@ class DatabaseCollector(Collector):
             GaugeMetricFamily("closeloop_sources_stuck", "Active sources overdue by more than 3x their interval.",
                               value=len(stuck)),
             quarantined,
+            spikes,
         ]
 
     def collect(self) -> Iterator[Metric]:

@@ -48,6 +48,7 @@ def ingest_file(settings: Settings, path: Path, *, brand: str | None, console: C
     from rich.text import Text
 
     from monitor.pipeline import IngestReport, fetch_and_store, process_pending
+    from monitor.radar.tick import radar_tick
     from monitor.render import render_report
     from monitor.scoring import build_scorer
     from monitor.sources.replay import ReplaySource
@@ -69,6 +70,7 @@ def ingest_file(settings: Settings, path: Path, *, brand: str | None, console: C
         fetch_and_store(engine, source, brand=brand_name, source_id=None, report=report)
     scorer = build_scorer(settings.scoring)
     process_pending(engine, settings, scorer, report=report)
+    radar_tick(engine, settings, now=None)  # a replay is judged on its own clock: see monitor.radar.tick
     render_report(console, report, source=str(path))
     if report.bad:
         console.print(Text(f"closeloop: {len(report.bad)} line(s) of {path} skipped: lines "
@@ -131,6 +133,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                   style="bold")
     for line in demo_history(engine, settings, now=utcnow()):
         console.print(line, markup=False, highlight=False)
+    from monitor.radar.demo import show_radar_demo
+
+    show_radar_demo(settings, database, console, config=DEMO_DIR / "demo.toml")
     prefix = f"CLOSELOOP_DATABASE_URL=sqlite:///{database} closeloop --config {DEMO_DIR / 'demo.toml'}"
     console.print(Text(
         "\nAnswer these complaints in the console:\n"

@@ -54,11 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.register(commands)
     database.register(commands)
     # Subcommands contributed by responders/: the console (serve, users) and the digest.
+    from monitor.radar.commands import register as register_alerts
     from responders.resolution_commands import register as register_digest
     from responders.web.commands import register as register_web
 
     register_web(commands)
     register_digest(commands)
+    register_alerts(commands)
     return parser
 
 

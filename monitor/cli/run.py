@@ -72,10 +72,12 @@ def run_once(daemon: Daemon) -> int:
         poller.follow_threads()
         poller.release()
     if "score" in daemon.roles:
+        from monitor.radar.tick import radar_tick
         from responders.tracker import track_pending
 
         process_pending(engine, settings, build_scorer(settings.scoring))
         track_pending(engine, settings, now=utcnow())
+        radar_tick(engine, settings, now=utcnow())
     if "post" in daemon.roles:
         outbox = Outbox(engine, build_posters(settings, os.environ), daemon.owner,
                         lease=timedelta(seconds=settings.daemon.send_lease_seconds),
