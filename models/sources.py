@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Engine
 
-from models.db import reading, writing
+from models.db import insert_for, reading, writing
 from models.tables import SOURCE
 
 
@@ -34,11 +34,14 @@ class ClaimedSource:
 
 def sync_sources(engine: Engine, *, configured: Sequence[ConfiguredSource]) -> None:
     """Make the table match the config: new sources are due at once, changed ones keep their cursor and
-    state, and sources gone from the config are disabled (kept, with their history)."""
+    state, and sources gone from the config are disabled (kept, with their history).
+
+    Daemons starting together on one PostgreSQL run this at once: a source another one inserted meanwhile is
+    left to it (ON CONFLICT DO NOTHING), so neither fails."""
     names = {c.name for c in configured}
     with writing(engine) as connection:
         existing = {row.name: row for row in connection.execute(select(SOURCE.c.name, SOURCE.c.platform))}
-        for c in configured:
+        for c in sorted(configured, key=lambda c: c.name):  # one lock order for concurrent starts
             if c.name in existing:
                 values = {"platform": c.platform, "brand": c.brand, "enabled": c.enabled}
                 if existing[c.name].platform != c.platform:
@@ -46,7 +49,9 @@ def sync_sources(engine: Engine, *, configured: Sequence[ConfiguredSource]) -> N
                 connection.execute(update(SOURCE).where(SOURCE.c.name == c.name).values(**values))
             else:
                 connection.execute(
-                    SOURCE.insert().values(name=c.name, platform=c.platform, brand=c.brand, enabled=c.enabled)
+                    insert_for(connection, SOURCE)
+                    .values(name=c.name, platform=c.platform, brand=c.brand, enabled=c.enabled)
+                    .on_conflict_do_nothing(index_elements=["name"])
                 )
         gone = [name for name in existing if name not in names]
         if gone:
