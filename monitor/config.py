@@ -167,6 +167,9 @@ class ScoringSettings(Section):
     )
     model: str = Field(DEFAULT_MODEL, description="Hugging Face model id, or a local model directory.")
     revision: str = Field(DEFAULT_MODEL_REVISION, description="Pinned model revision (commit) on the hub.")
+    cache_dir: str | None = Field(
+        None, description="Hub cache for the model (`closeloop model download`); unset: HF_HUB_CACHE, else HF_HOME/hub."
+    )
     allow_download: bool = Field(
         False, description="Let the scorer download the model; otherwise only the local cache is used."
     )

@@ -131,7 +131,7 @@ def test_it_refuses_to_start_without_the_model_when_transformers_is_required(off
 
 
 def test_hf_hub_offline_wins_over_allow_download(offline: Path) -> None:
-    with pytest.raises(ScorerUnavailable, match="OSError"):
+    with pytest.raises(ScorerUnavailable, match="closeloop model download"):
         build_scorer(ScoringSettings(backend="transformers", model=HUB_MODEL, allow_download=True))
 
 

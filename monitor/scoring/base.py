@@ -25,6 +25,36 @@ class Sentiment:
 UNSCORED = Sentiment("unscored", 0.0, "none")
 
 
+@dataclass(frozen=True, slots=True)
+class ScorerInfo:
+    """Which scorer is live, as an operator is shown it (`closeloop check`, /readyz, /metrics, the digest).
+
+    ``fallback_reason`` is set when ``backend = "auto"`` asked for the transformer and got the offline model.
+    """
+
+    backend: str
+    model: str
+    revision: str = ""
+    device: str = "cpu"
+    fallback_reason: str | None = None
+
+    @property
+    def line(self) -> str:
+        """"transformers cardiffnlp/twitter-xlm-roberta-base-sentiment@f3e34b6 on cpu"."""
+        at = f"@{self.revision[:7]}" if self.revision else ""
+        return f"{self.backend} {self.model}{at} on {self.device}"
+
+
+def describe(scorer: object) -> ScorerInfo:
+    """The scorer's ``info`` when it carries one, else what its ``model_name`` ("offline:…", "lexicon") says."""
+    info = getattr(scorer, "info", None)
+    if isinstance(info, ScorerInfo):
+        return info
+    name = str(getattr(scorer, "model_name", "unknown"))
+    backend, _, model = name.partition(":")
+    return ScorerInfo(backend=backend, model=model or name)
+
+
 class ScorerUnavailable(Exception):
     """A scorer backend that cannot be loaded; the message names the model and the reason."""
 

@@ -5,12 +5,11 @@ Importing this module imports torch and transformers; only ``build_scorer`` does
 
 from __future__ import annotations
 
+import importlib.util
 import logging
-import os
 import re
 import warnings
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,7 +17,8 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from monitor.config import ScoringSettings
-from monitor.scoring.base import UNSCORED, Sentiment, check_lengths
+from monitor.scoring import hub
+from monitor.scoring.base import UNSCORED, ScorerInfo, Sentiment, check_lengths
 from monitor.scoring.labels import normalise_labels
 
 log = logging.getLogger("closeloop.scoring")
@@ -53,8 +53,10 @@ class TransformersScorer:
         batch_size: int,
         max_length: int,
         token_budget: int | None = None,
+        info: ScorerInfo | None = None,
     ) -> None:
         self.model_name = model_name
+        self.info = info or ScorerInfo(backend="transformers", model=model_name)
         self._model = model
         self._tokenizer = tokenizer
         self._labels = normalise_labels(model.config.id2label)
@@ -116,23 +118,23 @@ class TransformersScorer:
 def load(settings: ScoringSettings) -> TransformersScorer:
     """Load ``settings.model`` (a local directory, or a hub id at ``settings.revision``).
 
-    A hub id is read from the local cache only, unless ``allow_download`` is set and HF_HUB_OFFLINE is
-    not. Raises whatever transformers raises when the model cannot be loaded.
+    A hub id is read from the cache (monitor.scoring.hub.cache_dir) only, unless ``allow_download`` is set
+    and HF_HUB_OFFLINE is not. Whatever layout the folder has loads: a SentencePiece model alone or a
+    tokenizer.json; pytorch_model.bin or model.safetensors. Raises whatever transformers raises when the
+    model cannot be loaded, and MissingTokenizerSupport when the SentencePiece packages are absent.
     """
     hf_logging.disable_progress_bar()
-    directory = Path(settings.model).expanduser()
-    if directory.is_dir():
-        source, model_name = str(directory), settings.model
+    directory = hub.local_directory(settings)
+    if directory is not None:
+        source, model_name, revision = str(directory), settings.model, ""
         kwargs: dict[str, Any] = {"local_files_only": True}
     else:
-        source, model_name = settings.model, f"{settings.model}@{settings.revision[:7]}"
-        kwargs = {"revision": settings.revision, "local_files_only": not _downloads_allowed(settings)}
-        cache_dir = _hub_cache_dir()
-        if cache_dir is not None:
-            kwargs["cache_dir"] = cache_dir
+        source, model_name, revision = settings.model, f"{settings.model}@{settings.revision[:7]}", settings.revision
+        kwargs = {"revision": settings.revision, "local_files_only": not _downloads_allowed(settings),
+                  "cache_dir": str(hub.cache_dir(settings))}
     if settings.threads > 0:
         torch.set_num_threads(settings.threads)
-    tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+    tokenizer = _tokenizer(source, kwargs)
     model = AutoModelForSequenceClassification.from_pretrained(source, **kwargs).float().eval()
     runnable = _quantized(model, model_name) if settings.quantize else model
     log.info(
@@ -149,22 +151,41 @@ def load(settings: ScoringSettings) -> TransformersScorer:
         model_name=model_name,
         batch_size=settings.batch_size,
         max_length=settings.max_length,
+        info=ScorerInfo(backend="transformers", model=settings.model, revision=revision, device="cpu"),
     )
     return scorer
 
 
+class MissingTokenizerSupport(RuntimeError):
+    """A SentencePiece-only tokenizer, and the packages that read it are not installed."""
+
+
+def _tokenizer(source: str, kwargs: dict[str, Any]) -> Any:
+    """The model's tokenizer. A folder with only ``sentencepiece.bpe.model`` (no tokenizer.json) is converted
+    by transformers with the sentencepiece and protobuf packages; without them transformers' error is
+    misleading (it asks for tiktoken), so this one names what is missing instead."""
+    try:
+        return AutoTokenizer.from_pretrained(source, **kwargs)
+    except Exception as exc:
+        missing = [name for name, module in (("sentencepiece", "sentencepiece"), ("protobuf", "google.protobuf"))
+                   if not _importable(module)]
+        if missing:
+            raise MissingTokenizerSupport(
+                f"the tokenizer needs the {' and '.join(missing)} package(s), which are not installed "
+                f"(pip install {' '.join(missing)}); transformers said: {type(exc).__name__}: {exc}"
+            ) from exc
+        raise
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _downloads_allowed(settings: ScoringSettings) -> bool:
-    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-    return settings.allow_download and not offline
-
-
-def _hub_cache_dir() -> str | None:
-    """The hub cache named by the environment now (HF_HUB_CACHE, else HF_HOME/hub), if any."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return os.environ["HF_HUB_CACHE"]
-    if os.environ.get("HF_HOME"):
-        return str(Path(os.environ["HF_HOME"]) / "hub")
-    return None
+    return settings.allow_download and not hub.offline_env()
 
 
 def _quantized(model: torch.nn.Module, model_name: str) -> torch.nn.Module:
