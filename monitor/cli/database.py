@@ -48,10 +48,15 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from models.maintenance import check
 
-    findings = check(open_database(settings_for(args), prepare_schema=False), full=args.full)
+    settings = settings_for(args)
+    findings = check(open_database(settings, prepare_schema=False), full=args.full)
     for finding in findings:
         line = f"{'ok  ' if finding.ok else 'FAIL'} {finding.what}"
         print(line if finding.ok else f"{line}: {finding.fix}")
+    if not args.no_scorer:
+        from monitor.cli.model import print_live_scorer
+
+        print_live_scorer(settings)  # backend = "transformers" without its model: one line, exit 2
     failed = [f for f in findings if not f.ok]
     if failed:
         print(f"closeloop: {len(failed)} problem(s) found", file=sys.stderr)
@@ -87,8 +92,10 @@ def register(commands: Any) -> None:
     backup_cmd.add_argument("path", help="the backup file (replaced atomically when it exists)")
     backup_cmd.set_defaults(func=cmd_backup)
 
-    check_cmd = commands.add_parser("check", help="verify the database: integrity, SQLite settings, schema at head")
+    check_cmd = commands.add_parser("check", help="verify the database (integrity, SQLite settings, schema at head) and say which scorer is live")
     check_cmd.add_argument("--full", action="store_true", help="PRAGMA integrity_check instead of quick_check")
+    check_cmd.add_argument("--no-scorer", action="store_true",
+                           help="skip loading the sentiment scorer (by default its line says which one is live)")
     check_cmd.set_defaults(func=cmd_check)
 
     config = commands.add_parser("config", help="print the effective configuration")

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from monitor.cli import database, desk, ingest, run
+from monitor.cli import database, desk, ingest, model, run
 from monitor.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     desk.register(commands)
     run.register(commands)
     database.register(commands)
+    model.register(commands)
     # Subcommands contributed by responders/: the console (serve, users) and the digest.
     from monitor.radar.commands import register as register_alerts
     from responders.resolution_commands import register as register_digest
@@ -93,6 +94,7 @@ def _failed(exc: Exception) -> int:
     """The exit code for an exception a command let out, said in one line per problem."""
     from models.db import DatabaseUnsafe, SchemaBehind
     from monitor.config import ConfigError, ConfigNotFound
+    from monitor.scoring.base import ScorerUnavailable
 
     if isinstance(exc, CliError):
         _say(exc.message)
@@ -102,6 +104,9 @@ def _failed(exc: Exception) -> int:
         return EXIT_BAD_INPUT
     if isinstance(exc, ConfigError):
         _say("\n".join(f"bad configuration: {line}" for line in str(exc).splitlines()))
+        return EXIT_BAD_INPUT
+    if isinstance(exc, ScorerUnavailable):  # backend = "transformers" and the model cannot be loaded
+        _say(str(exc))
         return EXIT_BAD_INPUT
     if isinstance(exc, SchemaBehind | DatabaseUnsafe):
         _say(str(exc))

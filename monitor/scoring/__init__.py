@@ -15,7 +15,7 @@ from monitor.config import ScoringSettings
 from monitor.scoring.base import UNSCORED, Scorer, ScorerInfo, ScorerUnavailable, Sentiment, describe
 from monitor.scoring.lexicon import LexiconScorer
 
-__all__ = ["UNSCORED", "Scorer", "ScorerInfo", "ScorerUnavailable", "Sentiment", "build_scorer", "describe"]
+__all__ = ["UNSCORED", "Scorer", "ScorerInfo", "ScorerUnavailable", "Sentiment", "build_scorer", "describe", "load_transformer"]
 
 log = logging.getLogger("closeloop.scoring")
 
@@ -63,6 +63,12 @@ def _load_offline() -> Scorer:
     from monitor.scoring.offline import shipped_scorer  # numpy only; imported when chosen
 
     return shipped_scorer()
+
+
+def load_transformer(settings: ScoringSettings) -> Scorer:
+    """The transformer ``settings`` names, whatever the backend, or ScorerUnavailable with the reason
+    (`closeloop model download` and `model status` verify the files with it)."""
+    return _load_transformers(settings)
 
 
 def _load_transformers(settings: ScoringSettings) -> Scorer:
