@@ -10,6 +10,7 @@ import logging
 import re
 import warnings
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -132,6 +133,7 @@ def load(settings: ScoringSettings) -> TransformersScorer:
         source, model_name, revision = settings.model, f"{settings.model}@{settings.revision[:7]}", settings.revision
         kwargs = {"revision": settings.revision, "local_files_only": not _downloads_allowed(settings),
                   "cache_dir": str(hub.cache_dir(settings))}
+    _check_tokenizer_support(directory or hub.cached_snapshot(settings))
     if settings.threads > 0:
         torch.set_num_threads(settings.threads)
     tokenizer = _tokenizer(source, kwargs)
@@ -160,6 +162,25 @@ class MissingTokenizerSupport(RuntimeError):
     """A SentencePiece-only tokenizer, and the packages that read it are not installed."""
 
 
+def _missing_sentencepiece() -> list[str]:
+    return [name for name, module in (("sentencepiece", "sentencepiece"), ("protobuf", "google.protobuf"))
+            if not _importable(module)]
+
+
+def _check_tokenizer_support(folder: Path | None) -> None:
+    """Refuse, before transformers tries (and logs a detour through tiktoken), a folder whose tokenizer is a
+    SentencePiece model alone when the packages that read one are missing."""
+    if folder is None or (folder / "tokenizer.json").is_file():
+        return
+    models = sorted(p.name for p in folder.glob("*.model"))
+    missing = _missing_sentencepiece() if models else []
+    if missing:
+        raise MissingTokenizerSupport(
+            f"the tokenizer is a SentencePiece model ({models[0]}, no tokenizer.json) and needs the "
+            f"{' and '.join(missing)} package(s), which are not installed (pip install {' '.join(missing)})"
+        )
+
+
 def _tokenizer(source: str, kwargs: dict[str, Any]) -> Any:
     """The model's tokenizer. A folder with only ``sentencepiece.bpe.model`` (no tokenizer.json) is converted
     by transformers with the sentencepiece and protobuf packages; without them transformers' error is
@@ -167,8 +188,7 @@ def _tokenizer(source: str, kwargs: dict[str, Any]) -> Any:
     try:
         return AutoTokenizer.from_pretrained(source, **kwargs)
     except Exception as exc:
-        missing = [name for name, module in (("sentencepiece", "sentencepiece"), ("protobuf", "google.protobuf"))
-                   if not _importable(module)]
+        missing = _missing_sentencepiece()
         if missing:
             raise MissingTokenizerSupport(
                 f"the tokenizer needs the {' and '.join(missing)} package(s), which are not installed "
