@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -88,19 +89,25 @@ def browser_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def driver(browser_available: None) -> Iterator[object]:
+def chromium(width: int = 1400, height: int = 900) -> Any:
+    """A headless Chromium under Selenium, ``width`` x ``height``; the caller quits it."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1400,900", "--lang=en-US"):
+                     f"--window-size={width},{height}", "--lang=en-US"):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     browser.implicitly_wait(0)
+    return browser
+
+
+@pytest.fixture
+def driver(browser_available: None) -> Iterator[object]:
+    browser = chromium()
     try:
         yield browser
     finally:
