@@ -319,6 +319,7 @@ from models.tables_radar import (  # noqa: E402
     SpikeMention,
     SpikeNotification,
 )
+from models.tables_spike_groups import SpikeReply, SpikeStatusUpdate  # noqa: E402
 
 DRAFT_KINDS = ("reply", "csat")
 ROLES = ("viewer", "agent", "approver", "admin")
@@ -342,4 +343,5 @@ NOTIFICATION = SQLModel.metadata.tables["notification"]
 DIGEST_DELIVERY = SQLModel.metadata.tables["digest_delivery"]
 REQUEST_BUDGET = SQLModel.metadata.tables["request_budget"]
 SPIKE_STATES = ("open", "closed")
-RADAR_TABLES = (RadarPost, RadarProgress, RadarTopic, RadarVolume, Spike, SpikeMention, SpikeNotification)
+RADAR_TABLES = (RadarPost, RadarProgress, RadarTopic, RadarVolume, Spike, SpikeMention, SpikeNotification, SpikeReply,
+                SpikeStatusUpdate)

@@ -28,6 +28,7 @@ from models.notifications import claim_digest_delivery, digest_deliveries, mark_
 from models.outbox import held_replies
 from models.reports import CaseRecord, MentionRecord, case_records, mention_records, open_case_records
 from monitor.config import Settings
+from responders.digest_spikes import SpikeRow, spike_rows, week_spikes
 from responders.mailer import InlineImage, Mailer, MailError, Outgoing, build_message
 from responders.metrics import (
     Funnel,
@@ -98,6 +99,7 @@ class Digest:
     by_brand: dict[str, WeekMetrics] = field(default_factory=dict)
     held_replies: int = 0
     """Approved replies the outbox holds now (it cannot send them); not a weekly number."""
+    spikes: list[SpikeRow] = field(default_factory=list)
 
 
 def percent(value: float | None) -> str:
@@ -148,7 +150,7 @@ def target_label(minutes: int) -> str:
 def assemble_digest(*, week: str, timezone: str, target_minutes: int, now: datetime, cases: Sequence[CaseRecord],
                     previous_cases: Sequence[CaseRecord], mentions: Sequence[MentionRecord],
                     previous_mentions: Sequence[MentionRecord], open_cases: Sequence[CaseRecord],
-                    held_replies: int = 0) -> Digest:
+                    held_replies: int = 0, spikes: Sequence[SpikeRow] = ()) -> Digest:
     """The digest's numbers and lists from plain records (pure)."""
     start, end = week_bounds(week, timezone)
     this = week_metrics(cases, mentions, target_minutes=target_minutes)
@@ -171,7 +173,7 @@ def assemble_digest(*, week: str, timezone: str, target_minutes: int, now: datet
         by_platform=breakdown(cases, mentions, by="platform", target_minutes=target_minutes),
         by_agent=breakdown(cases, mentions, by="agent", target_minutes=target_minutes),
         by_brand=breakdown(cases, mentions, by="brand", target_minutes=target_minutes),
-        held_replies=held_replies,
+        held_replies=held_replies, spikes=list(spikes),
     )
 
 
@@ -194,6 +196,7 @@ def build_digest(engine: Engine, settings: Settings, *, week: str, now: datetime
         previous_mentions=mention_records(engine, posted_from=before_start, posted_to=start, exclude_handles=own),
         open_cases=open_case_records(engine, posted_before=end),
         held_replies=len(held_replies(engine)),
+        spikes=spike_rows(week_spikes(engine, start=start, end=end), timezone=timezone, now=now),
     )
 
 

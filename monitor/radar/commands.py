@@ -44,3 +44,6 @@ def register(commands: Any) -> None:
     alerts.add_argument("--all", action="store_true", help="past (closed) spikes too")
     alerts.add_argument("--limit", type=int, default=100, help="show at most this many (default 100)")
     alerts.set_defaults(func=cmd_alerts)
+    from monitor.radar.group_commands import register as register_spikes
+
+    register_spikes(commands)
