@@ -22,6 +22,7 @@ from monitor.config import DEFAULT_MODEL, ScoringSettings
 from monitor.health import Health
 from monitor.instruments import Metrics
 from monitor.scoring import build_scorer, describe
+from responders.metrics import week_bounds
 from tests.resolution_fixtures import lexicon_settings
 
 CLOSELOOP = Path(sys.executable).parent / "closeloop"
@@ -109,3 +110,31 @@ def test_the_daemon_on_the_fallback_is_degraded_and_says_so_on_metrics(tmp_path:
     assert daemon.returncode == 0
     out = (tmp_path / "daemon.log").read_text()
     assert out.count("scorer_fallback") == 1, "one warning line"
+
+
+def test_the_digest_footer_names_the_models_that_scored_the_week(sqlite_engine: Engine) -> None:
+    from sqlalchemy import select, update
+
+    from models.tables import Mention, Sentiment
+    from responders.digest import build_digest, preview_html, render_text
+    from tests.resolution_fixtures import NOW, WEEK, seed
+
+    seed(sqlite_engine)
+    start, end = week_bounds(WEEK, "UTC")
+    with sqlite_engine.begin() as connection:
+        ids = connection.execute(select(Mention.id).where(Mention.created_at >= start, Mention.created_at < end)  # type: ignore[arg-type]
+                                 .order_by(Mention.id)).scalars().all()
+        connection.execute(update(Sentiment).where(Sentiment.mention_id == ids[0])  # type: ignore[arg-type]
+                           .values(model="cardiffnlp/twitter-xlm-roberta-base-sentiment@f3e34b6"))
+        connection.execute(update(Sentiment).where(Sentiment.mention_id == ids[1])  # type: ignore[arg-type]
+                           .values(label="unscored", model="none"))
+    settings = lexicon_settings().model_copy(update={"app": lexicon_settings().app.model_copy(update={"timezone": "UTC"})})
+
+    digest = build_digest(sqlite_engine, settings, week=WEEK, now=NOW)
+
+    line = (f"Sentiment scored by: fixture ({len(ids) - 2} posts), "
+            "cardiffnlp/twitter-xlm-roberta-base-sentiment@f3e34b6 (1 post)")
+    assert line in render_text(digest).splitlines()
+    assert line in preview_html(digest)
+    empty = build_digest(sqlite_engine, settings, week="2020-W01", now=NOW)
+    assert "Sentiment scored by: no posts scored this week" in render_text(empty)
