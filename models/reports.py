@@ -111,6 +111,21 @@ def mention_records(engine: Engine, *, posted_from: datetime, posted_to: datetim
         return [MentionRecord(r[0], r[1], r[2], r[3], bool(r[4])) for r in connection.execute(query)]
 
 
+def scorer_counts(engine: Engine, *, posted_from: datetime, posted_to: datetime) -> dict[str, int]:
+    """How many mentions posted in [posted_from, posted_to) each model scored (unscored ones left out),
+    most first."""
+    query = (
+        select(SENTIMENT.c.model, func.count())
+        .join(MENTION, MENTION.c.id == SENTIMENT.c.mention_id)
+        .where(MENTION.c.created_at >= posted_from, MENTION.c.created_at < posted_to,
+               MENTION.c.deleted_at.is_(None), SENTIMENT.c.label != "unscored")
+        .group_by(SENTIMENT.c.model)
+    )
+    with reading(engine) as connection:
+        rows = [(str(model), int(count)) for model, count in connection.execute(query)]
+    return dict(sorted(rows, key=lambda row: (-row[1], row[0])))
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     at: datetime

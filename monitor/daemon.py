@@ -38,6 +38,12 @@ class TimedScorer:
     def model_name(self) -> str:
         return str(self.scorer.model_name)
 
+    @property
+    def info(self) -> Any:
+        from monitor.scoring.base import describe
+
+        return describe(self.scorer)
+
     def score(self, texts: Sequence[str], languages: Sequence[str | None]) -> Any:
         started = time.perf_counter()
         try:
@@ -96,6 +102,7 @@ class Daemon:
             from monitor.scoring import build_scorer
 
             self.scorer = TimedScorer(build_scorer(self.settings.scoring), self.metrics)
+            self._show_scorer()
             self._job("process", self.process_step, daemon.process_tick_seconds)
         if "post" in self.roles:
             from responders.outbox import Outbox
@@ -136,13 +143,22 @@ class Daemon:
         if not daemon.health_port:
             return
         health = Health(self.engine, self.settings, metrics=self.metrics,
-                        scheduler_running=lambda: bool(self.scheduler.running) and not self.stopping.is_set())
+                        scheduler_running=lambda: bool(self.scheduler.running) and not self.stopping.is_set(),
+                        scorer=lambda: self.scorer.info if self.scorer is not None else None)
         try:
             self.health_server = HealthServer(health, daemon.health_host, daemon.health_port)
         except OSError as exc:  # the work goes on; the monitoring that cannot reach /healthz will say so
             log.error("health_unavailable address=%s:%d error=%r", daemon.health_host, daemon.health_port, str(exc))
             return
         self.health_server.start()
+
+    def _show_scorer(self) -> None:
+        """The live scorer as /metrics shows it: closeloop_scorer_info{backend,model,revision,device} 1."""
+        info = self.scorer.info
+        self.metrics.set("closeloop_scorer_info", 1, {"backend": info.backend, "model": info.model,
+                                                      "revision": info.revision, "device": info.device})
+        log.info("scorer_live backend=%s model=%s revision=%s device=%s fallback=%s", info.backend, info.model,
+                 info.revision[:7], info.device, info.fallback_reason is not None)
 
     def process_step(self) -> None:
         """Score, triage and draft what is pending, one committed batch at a time, until nothing is left or the

@@ -1,7 +1,9 @@
 """/healthz, /readyz and /metrics on a small HTTP server of their own, started by every `closeloop run`.
 
 - /healthz: the process answers and the database does (a trivial query); 503 with the reason otherwise.
-- /readyz: the scheduler is running and no active source is overdue by more than 3x its interval.
+- /readyz: the scheduler is running and no active source is overdue by more than 3x its interval. Ready on
+  the offline model where the transformer was asked for (``backend = "auto"``) is 200 with status
+  "degraded" and the reason: posts are still scored, less well.
 - /metrics: prometheus-client's exposition (the text format, or OpenMetrics when the scraper asks for it).
   Events and the process_*/python_* collectors come from the process (monitor.instruments); state comes from
   the database at scrape time through ``DatabaseCollector`` (queue depth, oldest unanswered post, SLA
@@ -33,6 +35,7 @@ from models.quarantine import quarantine_counts
 from models.types import utcnow
 from monitor.config import Settings
 from monitor.instruments import METRICS, Metrics
+from monitor.scoring.base import ScorerInfo
 
 log = logging.getLogger("closeloop.health")
 STUCK_INTERVALS = 3
@@ -124,8 +127,10 @@ class Health:
     """The answers of the three endpoints, without the HTTP (tests call these directly)."""
 
     def __init__(self, engine: Engine, settings: Settings, *, scheduler_running: Callable[[], bool],
-                 metrics: Metrics = METRICS, clock: Callable[[], datetime] = utcnow) -> None:
+                 metrics: Metrics = METRICS, clock: Callable[[], datetime] = utcnow,
+                 scorer: Callable[[], ScorerInfo | None] = lambda: None) -> None:
         self.engine, self.settings, self.metrics, self.clock = engine, settings, metrics, clock
+        self.scorer = scorer
         self.scheduler_running = scheduler_running
         self.registry = CollectorRegistry()
         self.registry.register(_Process(metrics))
@@ -150,7 +155,12 @@ class Health:
                 problems["stuck_sources"] = stuck
         if problems:
             return 503, {"status": "not ready", **problems}
-        return 200, {"status": "ready"}
+        scorer = self.scorer()
+        if scorer is None:
+            return 200, {"status": "ready"}
+        if scorer.fallback_reason is not None:
+            return 200, {"status": "degraded", "scorer": scorer.line, "fallback_reason": scorer.fallback_reason}
+        return 200, {"status": "ready", "scorer": scorer.line}
 
     def metrics_page(self, accept: str | None = None) -> tuple[bytes, str]:
         """The exposition and its content type: OpenMetrics when ``accept`` asks for it, else the text format."""

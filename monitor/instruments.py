@@ -39,6 +39,7 @@ HELP = {
     "closeloop_scorer_latency_seconds": ("histogram", "Seconds one scorer batch took."),
     "closeloop_job_last_success_timestamp_seconds": ("gauge", "Unix time of each job's last successful run."),
     "closeloop_job_failures_total": ("counter", "Runs of each job that raised."),
+    "closeloop_scorer_info": ("gauge", "The live sentiment scorer (always 1): its backend, model, revision, device."),
 }
 _CLASSES: dict[str, Any] = {"counter": Counter, "gauge": Gauge, "histogram": Histogram}
 

@@ -14,7 +14,7 @@ import itertools
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -26,7 +26,14 @@ from sqlalchemy.engine import Engine
 
 from models.notifications import claim_digest_delivery, digest_deliveries, mark_digest_delivery
 from models.outbox import held_replies
-from models.reports import CaseRecord, MentionRecord, case_records, mention_records, open_case_records
+from models.reports import (
+    CaseRecord,
+    MentionRecord,
+    case_records,
+    mention_records,
+    open_case_records,
+    scorer_counts,
+)
 from monitor.config import Settings
 from responders.digest_spikes import SpikeRow, spike_rows, week_spikes
 from responders.mailer import InlineImage, Mailer, MailError, Outgoing, build_message
@@ -100,6 +107,15 @@ class Digest:
     held_replies: int = 0
     """Approved replies the outbox holds now (it cannot send them); not a weekly number."""
     spikes: list[SpikeRow] = field(default_factory=list)
+    scorers: dict[str, int] = field(default_factory=dict)
+    """The models that scored the week's posts, with how many each (the footer names them)."""
+
+    @property
+    def scored_by(self) -> str:
+        """The footer's line: "cardiffnlp/twitter-xlm-roberta-base-sentiment@f3e34b6 (212 posts)"."""
+        if not self.scorers:
+            return "no posts scored this week"
+        return ", ".join(f"{model} ({count} post{'s' if count != 1 else ''})" for model, count in self.scorers.items())
 
 
 def percent(value: float | None) -> str:
@@ -188,7 +204,7 @@ def build_digest(engine: Engine, settings: Settings, *, week: str, now: datetime
     start, end = week_bounds(week, timezone)
     before_start, _ = week_bounds(previous_week(week), timezone)
     own = _own_handles(settings)
-    return assemble_digest(
+    digest = assemble_digest(
         week=week, timezone=timezone, target_minutes=settings.app.response_target_minutes, now=now,
         cases=case_records(engine, posted_from=start, posted_to=end),
         previous_cases=case_records(engine, posted_from=before_start, posted_to=start),
@@ -198,6 +214,7 @@ def build_digest(engine: Engine, settings: Settings, *, week: str, now: datetime
         held_replies=len(held_replies(engine)),
         spikes=spike_rows(week_spikes(engine, start=start, end=end), timezone=timezone, now=now),
     )
+    return replace(digest, scorers=scorer_counts(engine, posted_from=start, posted_to=end))
 
 
 # --- charts -------------------------------------------------------------------------------------------------

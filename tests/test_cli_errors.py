@@ -40,6 +40,7 @@ COMMANDS = {
     "users": ["users", "list"],
     "digest": ["digest", "--preview", "{tmp}/digest.html"],
     "demo": ["demo", "--db", "{tmp}/demo.db"],
+    "model": ["model", "status"],
 }
 
 
@@ -81,7 +82,7 @@ def _run(case: Case, place: Path) -> str | None:
     if case.cwd is None and not any(a in ("--config", "--defaults") for a in args) and args[:1] != ["demo"]:
         args = ["--config", str(place / "config.toml"), *args]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSELOOP_")}
-    done = subprocess.run([str(CLOSELOOP), *args], env={**env, "COLUMNS": "200", **case.env},
+    done = subprocess.run([str(CLOSELOOP), *args], env={**env, "COLUMNS": "200", **{k: v.format(**values) for k, v in case.env.items()}},
                           cwd=case.cwd.format(**values) if case.cwd else place, input=case.stdin,
                           capture_output=True, text=True, timeout=300)
     output = done.stdout + done.stderr
@@ -132,6 +133,13 @@ def test_bad_arguments_and_paths_of_every_subcommand(place: Path) -> None:
             Case(["backup", "{tmp}/no/such/folder/b.db"], 2, "does not exist"),
             Case(["backup", "{tmp}/a-folder"], 2, "is a folder"),
             Case(["check", "--bogus"], 2, "unrecognized", usage=True),
+            Case(["model"], 2, "required", usage=True),
+            Case(["model", "fetch"], 2, "invalid choice", usage=True),
+            Case(["model", "status"], EXIT_NOT_APPLIED, "not downloaded: run `closeloop model download`",
+                 env={"HF_HOME": "{tmp}/empty-hf", "HF_HUB_OFFLINE": "1"}),
+            Case(["model", "download"], 2, "HF_HUB_OFFLINE is set", env={"HF_HUB_OFFLINE": "1"}),
+            Case(["check"], 2, "is not in the cache", env={"CLOSELOOP_SCORING__BACKEND": "transformers",
+                                                          "HF_HOME": "{tmp}/empty-hf", "HF_HUB_OFFLINE": "1"}),
             Case(["serve", "--port", "70000"], 2, "65535", usage=True),
             Case(["serve", "--port", "http"], 2, "--port", usage=True),
             Case(["serve", "--port", str(busy.getsockname()[1])], 2, "cannot listen"),
@@ -178,7 +186,7 @@ def test_every_subcommand_with_bad_environment_values(place: Path) -> None:
     for name, args in COMMANDS.items():
         cases.append(Case(args, 2, "environment variable CLOSELOOP_CONSOLE__PORT",
                           env={"CLOSELOOP_CONSOLE__PORT": "eighty"}, stdin=stdin))
-        if name not in ("demo", "config"):  # the demo brings its own database; config opens none
+        if name not in ("demo", "config", "model"):  # the demo brings its own database; config and model open none
             cases.append(Case(args, 2, "cannot open the database postgresql://closeloop:***@127.0.0.1:1/closeloop",
                               env={"CLOSELOOP_DATABASE_URL": UNREACHABLE}, stdin=stdin))
     _all(cases, place)

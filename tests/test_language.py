@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.scoring.language import detect_languages, normalise_hint, strip_noise
+from monitor.scoring import language
+from monitor.scoring.language import (
+    NOISE_WINDOW,
+    PREFIX_CHARS,
+    detect_languages,
+    normalise_hint,
+    strip_noise,
+    supported_hint,
+)
 
 SAMPLES = {
     "en": "My order never arrived and nobody answers my emails",
@@ -67,3 +75,66 @@ def test_it_keeps_order_and_length() -> None:
     assert detect_languages([]) == []
     with pytest.raises(ValueError):
         detect_languages(["one", "two"], ["en"])
+
+
+class Spy:
+    """lingua's detector, recording how many characters each call was given."""
+
+    def __init__(self, real: object) -> None:
+        self.real, self.lengths = real, []  # type: list[int]
+
+    def detect_language_of(self, text: str) -> object:
+        self.lengths.append(len(text))
+        return self.real.detect_language_of(text)  # type: ignore[attr-defined]
+
+    def detect_languages_in_parallel_of(self, texts: list[str]) -> object:
+        self.lengths.extend(len(t) for t in texts)
+        return self.real.detect_languages_in_parallel_of(texts)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> tuple[Spy, list[int]]:
+    detector = Spy(language._detector())
+    monkeypatch.setattr(language, "_detector", lambda: detector)
+    stripped: list[int] = []
+    real_strip = language.strip_noise
+
+    def strip(text: str) -> str:
+        stripped.append(len(text))
+        return real_strip(text)
+
+    monkeypatch.setattr(language, "strip_noise", strip)
+    return detector, stripped
+
+
+def megabyte(sentence: str) -> str:
+    unit = f"@acme https://example.com/o/1 {sentence} #fail "
+    return (unit * (1_000_000 // len(unit) + 1))[:1_000_000]
+
+
+def test_a_megabyte_post_is_read_from_a_bounded_prefix(spy: tuple[Spy, list[int]]) -> None:
+    detector, stripped = spy
+    posts = [megabyte(SAMPLES["fi"]), megabyte(SAMPLES["da"]), SAMPLES["en"]]
+
+    assert detect_languages(posts) == ["fi", "da", "en"]
+
+    assert len(detector.lengths) == 3 and max(detector.lengths) <= PREFIX_CHARS
+    assert detector.lengths[:2] == [PREFIX_CHARS, PREFIX_CHARS], "the prefix is full of text, noise removed"
+    assert stripped == [NOISE_WINDOW, NOISE_WINDOW, len(SAMPLES["en"])], "noise is stripped within the window"
+
+
+def test_hebrew_and_korean_are_read_from_their_script_without_lingua(spy: tuple[Spy, list[int]]) -> None:
+    detector, _ = spy
+    posts = [megabyte(SAMPLES["ko"]), SAMPLES["he"], "@acme " + SAMPLES["ko"] + " order #123 ok?"]
+
+    assert detect_languages(posts) == ["ko", "he", "ko"]
+    assert detector.lengths == []
+
+
+def test_a_hint_counts_only_when_it_names_a_language_detection_knows(spy: tuple[Spy, list[int]]) -> None:
+    detector, _ = spy
+    texts = [SAMPLES["fi"], SAMPLES["fi"], SAMPLES["et"], SAMPLES["en"]]
+
+    assert detect_languages(texts, ["xx", "fi-FI", "qme", "pt-BR"]) == ["fi", "fi", "et", "pt"]
+    assert len(detector.lengths) == 2, "only the texts whose hint names no language were detected"
+    assert (supported_hint("iw"), supported_hint("xx"), supported_hint("und")) == ("he", None, None)
