@@ -200,6 +200,12 @@ def test_a_case_from_queue_to_approval_and_back_with_the_keyboard_only(driver: A
     now = queue_ids(driver)
     expected = now[now.index(target) + 1] if target in now else ids[ids.index(target) + 1]
     wait(driver, lambda d: active(d)["id"] == f"case-{expected}")
+    # `a` approves the focused case as shown and moves focus on to the next one.
+    now = queue_ids(driver)
+    following = now[now.index(expected) + 1]
+    press("a")
+    wait(driver, lambda d: f"Approved case #{expected}" in d.find_element("id", "toast").text)
+    wait(driver, lambda d: active(d)["id"] == f"case-{following}")
 
 
 def test_the_live_refresh_keeps_focus_and_the_reading_position_and_announces(driver: Any, desk: Served,

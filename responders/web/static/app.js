@@ -126,8 +126,12 @@
 
   /* ---- the live refresh: rows updated in place ---- */
 
+  // Busy: a key or pointer press moments ago, or text selected in the list (a refresh would drop it).
+  // Focus resting in the list is not busy: rows update in place around it, so the list never goes stale.
   function busy() {
-    return Date.now() - lastInput < BUSY_MS;
+    var selection = window.getSelection ? window.getSelection() : null;
+    var selecting = selection && !selection.isCollapsed && selection.anchorNode && list() && list().contains(selection.anchorNode);
+    return Date.now() - lastInput < BUSY_MS || Boolean(selecting);
   }
   function counter(name) {
     var el = list();
