@@ -25,10 +25,11 @@ from tests.web_support import lexicon_settings
 WAIT = 10
 DESKTOP = (1440, 900)
 PHONE = (390, 844)
-# (name, path, viewport); {case} is a case with a draft.
+# (name, path, viewport); {case} is a case with a draft; after "#", keys pressed before the check.
 PAGES = [
     ("login", "/login", DESKTOP),
     ("queue", "/", DESKTOP),
+    ("queue-case-selected", "/#jj", DESKTOP),
     ("queue-390", "/", PHONE),
     ("case", "/cases/{case}", DESKTOP),
     ("case-390", "/cases/{case}", PHONE),
@@ -36,6 +37,7 @@ PAGES = [
     ("audit", "/audit", DESKTOP),
     ("users", "/users", DESKTOP),
     ("quarantine", "/quarantine", DESKTOP),
+    ("not-found", "/cases/999999999", DESKTOP),
 ]
 
 
@@ -73,8 +75,10 @@ def draft_case(driver: Any, served: Served) -> str:
 
 
 def open_page(driver: Any, served: Served, path: str, size: tuple[int, int]) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
+    path, _, keys = path.partition("#")
     viewport(driver, *size)
     if path == "/login":
         driver.delete_all_cookies()
@@ -88,6 +92,9 @@ def open_page(driver: Any, served: Served, path: str, size: tuple[int, int]) -> 
         driver.get(served.url + path)
     wait(driver, lambda d: d.execute_script("return document.readyState") == "complete"
          and d.find_elements(By.TAG_NAME, "main"))
+    if keys:
+        ActionChains(driver).send_keys(keys).perform()
+        wait(driver, lambda d: d.execute_script("return document.activeElement.matches('li.case.selected')"))
 
 
 @pytest.mark.parametrize(("name", "path", "size"), PAGES, ids=[p[0] for p in PAGES])

@@ -25,11 +25,12 @@
   function toast(message, bad) {
     var el = document.getElementById("toast");
     if (!el) { return; }
+    // The live region stays in the page (a region shown only when it speaks is often not heard); empty, it
+    // takes no room.
     el.textContent = message;
     el.className = bad ? "bad" : "good";
-    el.hidden = false;
     window.clearTimeout(toast.timer);
-    toast.timer = window.setTimeout(function () { el.hidden = true; }, 4000);
+    toast.timer = window.setTimeout(function () { el.textContent = ""; }, bad ? 8000 : 4000);
   }
   function announce(message) {
     var el = document.getElementById("live");
