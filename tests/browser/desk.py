@@ -36,6 +36,11 @@ def demo_posts() -> list[dict[str, Any]]:
         post("a6", f"@acme the delivery is late again, awful, {LONG_WORD}", now=now,
              handle="a_very_long_handle_for_a_narrow_screen", name=None, minutes_ago=5, platform="bluesky",
              url="https://bsky.app/profile/mid_max/post/a6"),
+        # Languages the lexicon scorer cannot read: "unscored" cases on amber and red, one right to left.
+        post("a7", "@acme 주문한 물건이 아직도 안 왔어요. 환불해 주세요, 정말 최악이에요", now=now, handle="kim_ko",
+             name="김민지", minutes_ago=50, platform="mastodon", url="https://mastodon.social/@kim_ko/a7"),
+        post("a8", "@acme ההזמנה שלי לא הגיעה כבר שבועיים, אני רוצה החזר כספי", now=now, handle="noa_he",
+             name="נועה", minutes_ago=70),
     ]
 
 

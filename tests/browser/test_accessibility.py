@@ -25,10 +25,11 @@ from tests.web_support import lexicon_settings
 WAIT = 10
 DESKTOP = (1440, 900)
 PHONE = (390, 844)
-# (name, path, viewport); {case} is a case with a draft.
+# (name, path, viewport); {case} is a case with a draft; after "#", keys pressed before the check.
 PAGES = [
     ("login", "/login", DESKTOP),
     ("queue", "/", DESKTOP),
+    ("queue-case-selected", "/#jj", DESKTOP),
     ("queue-390", "/", PHONE),
     ("case", "/cases/{case}", DESKTOP),
     ("case-390", "/cases/{case}", PHONE),
@@ -36,6 +37,7 @@ PAGES = [
     ("audit", "/audit", DESKTOP),
     ("users", "/users", DESKTOP),
     ("quarantine", "/quarantine", DESKTOP),
+    ("not-found", "/cases/999999999", DESKTOP),
 ]
 
 
@@ -73,8 +75,10 @@ def draft_case(driver: Any, served: Served) -> str:
 
 
 def open_page(driver: Any, served: Served, path: str, size: tuple[int, int]) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
+    path, _, keys = path.partition("#")
     viewport(driver, *size)
     if path == "/login":
         driver.delete_all_cookies()
@@ -88,6 +92,9 @@ def open_page(driver: Any, served: Served, path: str, size: tuple[int, int]) -> 
         driver.get(served.url + path)
     wait(driver, lambda d: d.execute_script("return document.readyState") == "complete"
          and d.find_elements(By.TAG_NAME, "main"))
+    if keys:
+        ActionChains(driver).send_keys(keys).perform()
+        wait(driver, lambda d: d.execute_script("return document.activeElement.matches('li.case.selected')"))
 
 
 @pytest.mark.parametrize(("name", "path", "size"), PAGES, ids=[p[0] for p in PAGES])
@@ -200,6 +207,12 @@ def test_a_case_from_queue_to_approval_and_back_with_the_keyboard_only(driver: A
     now = queue_ids(driver)
     expected = now[now.index(target) + 1] if target in now else ids[ids.index(target) + 1]
     wait(driver, lambda d: active(d)["id"] == f"case-{expected}")
+    # `a` approves the focused case as shown and moves focus on to the next one.
+    now = queue_ids(driver)
+    following = now[now.index(expected) + 1]
+    press("a")
+    wait(driver, lambda d: f"Approved case #{expected}" in d.find_element("id", "toast").text)
+    wait(driver, lambda d: active(d)["id"] == f"case-{following}")
 
 
 def test_the_live_refresh_keeps_focus_and_the_reading_position_and_announces(driver: Any, desk: Served,
@@ -226,7 +239,7 @@ def test_the_live_refresh_keeps_focus_and_the_reading_position_and_announces(dri
     driver.execute_script("htmx.trigger('#queue-list', 'refresh')")
     wait(driver, lambda d: int(d.find_element("id", "queue-list").get_attribute("data-refreshes") or 0) > count
          and "newcomer_nia" in d.find_element("id", "queue-list").text
-         and "→ approver" in d.find_element("id", focused).text)
+         and "→ approver" in d.find_element("id", focused).text, 20)  # a poll in flight may take this turn
     assert active(driver)["id"] == focused
     moved = driver.execute_script(f"return document.getElementById('{focused}').getBoundingClientRect().top") - top
     assert abs(moved) <= 1, f"the focused case moved {moved} px on the screen"

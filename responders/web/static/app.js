@@ -25,11 +25,12 @@
   function toast(message, bad) {
     var el = document.getElementById("toast");
     if (!el) { return; }
+    // The live region stays in the page (a region shown only when it speaks is often not heard); empty, it
+    // takes no room.
     el.textContent = message;
     el.className = bad ? "bad" : "good";
-    el.hidden = false;
     window.clearTimeout(toast.timer);
-    toast.timer = window.setTimeout(function () { el.hidden = true; }, 4000);
+    toast.timer = window.setTimeout(function () { el.textContent = ""; }, bad ? 8000 : 4000);
   }
   function announce(message) {
     var el = document.getElementById("live");
@@ -126,8 +127,12 @@
 
   /* ---- the live refresh: rows updated in place ---- */
 
+  // Busy: a key or pointer press moments ago, or text selected in the list (a refresh would drop it).
+  // Focus resting in the list is not busy: rows update in place around it, so the list never goes stale.
   function busy() {
-    return Date.now() - lastInput < BUSY_MS;
+    var selection = window.getSelection ? window.getSelection() : null;
+    var selecting = selection && !selection.isCollapsed && selection.anchorNode && list() && list().contains(selection.anchorNode);
+    return Date.now() - lastInput < BUSY_MS || Boolean(selecting);
   }
   function counter(name) {
     var el = list();
