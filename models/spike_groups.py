@@ -173,13 +173,20 @@ def status_updates(engine: Engine, *, spike_id: int) -> list[StatusUpdate]:
 def claim_status_update(engine: Engine, *, spike_id: int, brand: str, platform: str, text: str, actor: str,
                         now: datetime, address: str | None = None) -> int | None:
     """Claim the spike's one status update on ``platform`` before posting it; None when it exists already
-    (posted, on its way, or recorded as not supported): a status update is posted at most once."""
+    (posted, on its way, unknown, or recorded as not supported): a status update is posted at most once. One
+    the platform refused (``failed``) is claimed again."""
     with writing(engine) as connection:
         found = connection.execute(
             insert_for(connection, _status).on_conflict_do_nothing(index_elements=["spike_id", "platform"])
             .returning(_status.c.id),
             {"spike_id": spike_id, "brand": brand, "platform": platform, "text": text, "status": "sending",
              "created_by": actor, "created_at": now}).first()
+        if found is None:  # one the platform refused before acting may be tried again; nothing else
+            found = connection.execute(
+                update(_status).where(_status.c.spike_id == spike_id, _status.c.platform == platform,
+                                      _status.c.status == "failed")
+                .values(status="sending", text=text, created_by=actor, created_at=now, last_error=None)
+                .returning(_status.c.id)).first()
         if found is None:
             return None
         audit(connection, actor=actor, action="status_update", now=now, text=text,
