@@ -80,3 +80,23 @@ def test_a_refused_status_update_may_be_tried_again(engine: Engine, fake: FakeMa
     assert retried == {"mastodon": f"sent: {posted['id']}"}
     (update,) = status_updates(engine, spike_id=spike.id)
     assert (update.status, update.created_by) == ("sent", "lee")
+
+
+def test_on_x_the_status_update_is_a_tweet_of_the_brands_own_and_posted_once(engine: Engine) -> None:
+    from responders.posters.x import build_poster as build_x_poster
+    from tests.fakes.x import ACCESS_TOKEN, BRAND_ID, seeded
+    from tests.fakes.x import BRAND as X_BRAND
+
+    env = {"X_CONSUMER_KEY": "k", "X_CONSUMER_SECRET": "s", "X_ACCESS_TOKEN": ACCESS_TOKEN, "X_ACCESS_TOKEN_SECRET": "t"}
+    brand = Brand(name="Acme", handles=BrandHandles(x=X_BRAND), keywords=("acme",))
+    with seeded(NOW) as fake:
+        poster = build_x_poster(brand, {"api_base_url": fake.url, "user_id": BRAND_ID}, env)
+        spike = _spike(engine, ["x"])
+        before = set(fake.tweets)
+        outcomes = post_status_updates(engine, spike=spike, text=UPDATE, actor="maria",
+                                       posters={("Acme", "x"): poster}, now=NOW)
+        again = post_status_updates(engine, spike=spike, text=UPDATE, actor="maria",
+                                    posters={("Acme", "x"): poster}, now=NOW)
+        (new,) = [fake.tweets[t] for t in set(fake.tweets) - before]
+    assert outcomes == {"x": f"sent: {new['id']}"} and again["x"].startswith("already posted")
+    assert new["author_id"] == BRAND_ID and "referenced_tweets" not in new and new["text"].startswith("Logins are")
