@@ -1,7 +1,8 @@
 """One reply for fifty, through a crash: the installed `closeloop` daemon watches X and Mastodon (their fakes),
 fifty customers complain about one outage at once, the radar opens a spike, an approver answers the whole
 group with one text from the command line, the daemon is killed (SIGKILL) while a reply is in flight, and
-after a restart each of the fifty customers has exactly one reply on their platform.
+after a restart each of the fifty customers has exactly one reply on their platform. Then the spike's status
+update goes out once from the brand's account on each platform, and asking again posts nothing.
 
 The kill is placed with the fake's own count of handled posts: the eleventh reply on X is published by the
 fake and its answer held back, so the daemon dies knowing neither outcome (its row is ``sending``).
@@ -31,6 +32,7 @@ HELD_AFTER = 10  # replies X answers normally before the one whose answer is hel
 ROLES = "poll,score,post"
 REPLY = ("Hi {name}, we are sorry: logins are failing for everyone right now. We are fixing it and will "
          "post here when it works again. – Maria, Acme care")
+STATUS = "Logins are failing for many of you right now. We are fixing it and will post here when it works again."
 SPIKE_MENTION, SPIKE_REPLY, MENTION, DRAFT, PROGRESS = (SQLModel.metadata.tables[name] for name in (
     "spike_mention", "spike_reply", "mention", "draft", "radar_progress"))
 ORDINARY = ("my order is late again", "love the new kettle", "billing question about my invoice",
@@ -154,4 +156,14 @@ def test_a_group_reply_to_fifty_cases_posts_fifty_replies_exactly_once_through_a
     assert sorted(t.text.split(",")[0] for t in texts) == sorted(
         [f"Hi Customer {n} X" for n in range(PER_PLATFORM)] + [f"Hi Kunde {n}" for n in range(PER_PLATFORM)])
     assert "reply_reconciled" in "".join(d.output() for d in desk.daemons), "the held reply was found, not resent"
-    assert datetime.now(UTC)  # the test ran on the wall clock: nothing here sleeps
+
+    status = desk.ok("spikes", "status", str(spike_id), "--text", STATUS, "--as", AGENT)
+    assert "mastodon: sent: " in status and "x: sent: " in status, status
+    again = desk.closeloop("spikes", "status", str(spike_id), "--text", STATUS)
+    assert again.returncode == 1 and again.stdout.count("already posted") == 2, again.stdout + again.stderr
+    with x.fake.lock:
+        ours = [t for t in x.fake.tweets.values() if t["author_id"] == x.fake.user_id(x.brand_handle)]
+        assert [t["text"] for t in ours if "referenced_tweets" not in t] == [STATUS]
+    with mastodon.fake.lock:
+        own = [s for s in mastodon.fake.statuses.values() if s["account"]["id"] == mastodon.fake.me["id"]]
+        assert len([s for s in own if not s.get("in_reply_to_id")]) == 1
