@@ -203,6 +203,11 @@ def test_the_command_line_approves_the_group_once_and_says_what_is_wrong_in_one_
     bad = run("spikes", "approve", str(spike.id), "--text", "Hi {order}")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown placeholder" in bad.stderr
     assert run("spikes", "approve", "999", "--text", TEXT).returncode == 1
+    for bad_id in ("0", "x", "99999999999999999999999"):
+        refused = run("spikes", "show", bad_id)
+        assert refused.returncode == 2 and "ID" in refused.stderr and "Traceback" not in refused.stderr
+    empty = run("spikes", "status", str(spike.id), "--text", " ")
+    assert empty.returncode == 2 and empty.stderr.count("\n") == 1 and "empty" in empty.stderr
     assert run("spikes", "approve", str(spike.id), "--text-for", "da").returncode == 2
     done = run("spikes", "approve", str(spike.id), "--text", TEXT, "--text-for", "da=Hej {name} – Maria", "--as", "maria")
     assert done.returncode == 0 and "15 replies approved by maria" in done.stdout, done.stderr

@@ -23,10 +23,16 @@ from monitor.cli.common import (
 )
 
 
+def _positive(value: str) -> int:
+    from monitor.cli.desk import _positive as positive  # one rule for an id on the command line
+
+    return positive(value)
+
+
 def _spike(engine: Any, spike_id: int) -> Any:
     from models.alerts import spike
 
-    found = spike(engine, spike_id=spike_id) if spike_id >= 1 else None
+    found = spike(engine, spike_id=spike_id)
     if found is None:
         raise CliError(f"no spike {spike_id} (`closeloop alerts --all` lists them)", EXIT_NOT_APPLIED)
     return found
@@ -96,7 +102,7 @@ def cmd_spikes(args: argparse.Namespace) -> int:
 def register(commands: Any) -> None:
     spikes = commands.add_parser("spikes", help="a spike's cases as one group: show, approve one reply, status update")
     spikes.add_argument("action", choices=("show", "approve", "status"))
-    spikes.add_argument("spike_id", type=int, metavar="ID")
+    spikes.add_argument("spike_id", type=_positive, metavar="ID")
     spikes.add_argument("--text", help="approve: the reply for every language ({name}, {handle} are filled per "
                                        "customer); status: the status update")
     spikes.add_argument("--text-for", action="append", default=[], metavar="LANG=TEXT",
