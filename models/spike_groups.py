@@ -58,6 +58,7 @@ class GroupReply:
     language: str
     category: str
     text: str
+    style_issues: tuple[dict[str, str], ...] = ()
 
 
 def group_members(engine: Engine, *, spike_id: int) -> list[GroupMember]:
@@ -113,7 +114,7 @@ def approve_group(engine: Engine, *, spike_id: int, approver: str, replies: Sequ
                 continue
             values = {"status": "approved", "text": reply.text, "text_hash": text_hash(reply.text),
                       "approved_by": approver, "approved_at": now, "updated_at": now, "last_error": None,
-                      "language": reply.language, "style_issues": []}
+                      "language": reply.language, "style_issues": list(reply.style_issues)}
             if reply.draft_id is not None:
                 draft_id: int | None = reply.draft_id
                 changed = connection.execute(update(DRAFT).where(

@@ -215,3 +215,12 @@ def test_the_command_line_approves_the_group_once_and_says_what_is_wrong_in_one_
     assert again.returncode == 1 and again.stdout.count("already answered by this group") == 15
     shown = run("spikes", "show", str(spike.id))
     assert shown.returncode == 0 and shown.stdout.count("reply=approved (group)") == 15
+
+
+def test_each_adapted_reply_carries_the_style_guides_findings_as_one_reply_would() -> None:
+    signed = plan_group([_member(case_id=1), _member(case_id=2, language="da")],
+                        variants_from(TEXT, {"da": "Hej {name}, vi arbejder på det."}), signatures=["– Maria, Acme care"])
+    assert signed.replies[0].style_issues == ()
+    codes = {issue["code"] for issue in signed.replies[1].style_issues}
+    assert {"no_signature", "no_apology"} <= codes
+    assert signed.style_summary() == {code: 1 for code in codes}

@@ -82,9 +82,11 @@ def cmd_spikes(args: argparse.Namespace) -> int:
         if args.action == "approve":
             variants = variants_from(args.text, _language_texts(args.text_for))
             planned = approve_spike_group(engine, spike=found, variants=variants, approver=actor, now=utcnow(),
-                                          address="cli")
+                                          signatures=[a.signature for a in settings.agents], address="cli")
             print(f"spike {found.id}: {len(planned.replies)} replies approved by {clean(actor)}; "
                   "`closeloop post` or the daemon sends them")
+            for code, count in sorted(planned.style_summary().items()):
+                print(f"  style guide: {code} in {count} of them")
             for case_id, reason in sorted(planned.skipped.items()):
                 print(f"  case {case_id} left as it was: {reason}")
             return EXIT_OK if planned.replies or not planned.skipped else EXIT_NOT_APPLIED
