@@ -46,6 +46,7 @@ class GroupMember:
     draft_status: str | None
     answered_by_group: bool
     replied: bool
+    lane: str = "complaint"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ def group_members(engine: Engine, *, spike_id: int) -> list[GroupMember]:
                  .where(_link.c.spike_id == spike_id, MENTION.c.case_id.is_not(None))
                  .group_by(MENTION.c.case_id).subquery())
         rows = connection.execute(
-            select(CASE.c.id, CASE.c.state, CASE.c.brand, CASE.c.platform, CASE.c.language, CASE.c.category,
+            select(CASE.c.id, CASE.c.state, CASE.c.lane, CASE.c.brand, CASE.c.platform, CASE.c.language, CASE.c.category,
                    first.c.mention_id, MENTION.c.text, MENTION.c.language.label("mention_language"),
                    AUTHOR.c.handle, AUTHOR.c.name)
             .join(first, first.c.case_id == CASE.c.id)
@@ -93,7 +94,7 @@ def group_members(engine: Engine, *, spike_id: int) -> list[GroupMember]:
         members.append(GroupMember(
             r.id, r.state, r.brand, r.platform, r.language or r.mention_language, r.category, r.mention_id, r.text,
             r.handle, r.name, newest.id if newest else None, newest.status if newest else None, r.id in answered,
-            any(d.status == "sent" for d in own)))
+            any(d.status == "sent" for d in own), r.lane))
     return members
 
 

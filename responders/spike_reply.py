@@ -134,6 +134,10 @@ def plan_group(members: Sequence[GroupMember], variants: Mapping[str | None, str
     for member in members:
         if member.answered_by_group:
             skipped[member.case_id] = "already answered by this group"
+        elif member.lane != "complaint":
+            skipped[member.case_id] = f"a {member.lane} case: answer it on its own"
+        elif member.state == "resolved":
+            skipped[member.case_id] = "already resolved"
         elif member.draft_status is not None and member.draft_status not in ("draft", "failed"):
             skipped[member.case_id] = f"its reply is already {member.draft_status}"
         elif member.draft_id is None and member.replied:

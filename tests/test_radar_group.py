@@ -38,9 +38,10 @@ TEXT = "Hi {name}, we are sorry: logins fail for everyone right now and we are o
 
 
 def _member(*, case_id: int = 1, platform: str = "x", language: str | None = "en", name: str | None = "Jane Doe",
-            handle: str = "jane_doe", draft_status: str | None = "draft", answered: bool = False) -> GroupMember:
-    return GroupMember(case_id, "open", "Acme", platform, language, "outage", 10 + case_id, "@acme login broken",
-                       handle, name, 100 + case_id if draft_status else None, draft_status, answered, False)
+            handle: str = "jane_doe", draft_status: str | None = "draft", answered: bool = False, state: str = "open",
+            lane: str = "complaint") -> GroupMember:
+    return GroupMember(case_id, state, "Acme", platform, language, "outage", 10 + case_id, "@acme login broken",
+                       handle, name, 100 + case_id if draft_status else None, draft_status, answered, False, lane)
 
 
 @pytest.mark.parametrize(("name", "handle", "expected"), [
@@ -84,12 +85,14 @@ def test_a_long_name_gives_way_to_the_first_name_then_the_handle_within_the_plat
     assert adapt(_member(platform="reddit", handle="bf"), variants_from("y" * 281, {}))[1] == "y" * 281
 
 
-def test_the_plan_skips_answered_cases_and_replies_already_on_their_way() -> None:
+def test_the_plan_skips_answered_resolved_and_praise_cases_and_replies_already_on_their_way() -> None:
     planned = plan_group([_member(case_id=1), _member(case_id=2, answered=True),
-                          _member(case_id=3, draft_status="sending"), _member(case_id=4, draft_status=None)],
+                          _member(case_id=3, draft_status="sending"), _member(case_id=4, draft_status=None),
+                          _member(case_id=5, lane="praise"), _member(case_id=6, state="resolved")],
                          variants_from(TEXT, {}))
     assert [(r.case_id, r.draft_id) for r in planned.replies] == [(1, 101), (4, None)]
-    assert planned.skipped == {2: "already answered by this group", 3: "its reply is already sending"}
+    assert planned.skipped == {2: "already answered by this group", 3: "its reply is already sending",
+                               5: "a praise case: answer it on its own", 6: "already resolved"}
 
 
 def _burst(count: int) -> list[dict]:
