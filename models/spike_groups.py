@@ -46,6 +46,7 @@ class GroupMember:
     draft_status: str | None
     answered_by_group: bool
     replied: bool
+    lane: str = "complaint"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ class GroupReply:
     language: str
     category: str
     text: str
+    style_issues: tuple[dict[str, str], ...] = ()
 
 
 def group_members(engine: Engine, *, spike_id: int) -> list[GroupMember]:
@@ -68,7 +70,7 @@ def group_members(engine: Engine, *, spike_id: int) -> list[GroupMember]:
                  .where(_link.c.spike_id == spike_id, MENTION.c.case_id.is_not(None))
                  .group_by(MENTION.c.case_id).subquery())
         rows = connection.execute(
-            select(CASE.c.id, CASE.c.state, CASE.c.brand, CASE.c.platform, CASE.c.language, CASE.c.category,
+            select(CASE.c.id, CASE.c.state, CASE.c.lane, CASE.c.brand, CASE.c.platform, CASE.c.language, CASE.c.category,
                    first.c.mention_id, MENTION.c.text, MENTION.c.language.label("mention_language"),
                    AUTHOR.c.handle, AUTHOR.c.name)
             .join(first, first.c.case_id == CASE.c.id)
@@ -92,7 +94,7 @@ def group_members(engine: Engine, *, spike_id: int) -> list[GroupMember]:
         members.append(GroupMember(
             r.id, r.state, r.brand, r.platform, r.language or r.mention_language, r.category, r.mention_id, r.text,
             r.handle, r.name, newest.id if newest else None, newest.status if newest else None, r.id in answered,
-            any(d.status == "sent" for d in own)))
+            any(d.status == "sent" for d in own), r.lane))
     return members
 
 
@@ -113,7 +115,7 @@ def approve_group(engine: Engine, *, spike_id: int, approver: str, replies: Sequ
                 continue
             values = {"status": "approved", "text": reply.text, "text_hash": text_hash(reply.text),
                       "approved_by": approver, "approved_at": now, "updated_at": now, "last_error": None,
-                      "language": reply.language, "style_issues": []}
+                      "language": reply.language, "style_issues": list(reply.style_issues)}
             if reply.draft_id is not None:
                 draft_id: int | None = reply.draft_id
                 changed = connection.execute(update(DRAFT).where(
@@ -173,13 +175,20 @@ def status_updates(engine: Engine, *, spike_id: int) -> list[StatusUpdate]:
 def claim_status_update(engine: Engine, *, spike_id: int, brand: str, platform: str, text: str, actor: str,
                         now: datetime, address: str | None = None) -> int | None:
     """Claim the spike's one status update on ``platform`` before posting it; None when it exists already
-    (posted, on its way, or recorded as not supported): a status update is posted at most once."""
+    (posted, on its way, unknown, or recorded as not supported): a status update is posted at most once. One
+    the platform refused (``failed``) is claimed again."""
     with writing(engine) as connection:
         found = connection.execute(
             insert_for(connection, _status).on_conflict_do_nothing(index_elements=["spike_id", "platform"])
             .returning(_status.c.id),
             {"spike_id": spike_id, "brand": brand, "platform": platform, "text": text, "status": "sending",
              "created_by": actor, "created_at": now}).first()
+        if found is None:  # one the platform refused before acting may be tried again; nothing else
+            found = connection.execute(
+                update(_status).where(_status.c.spike_id == spike_id, _status.c.platform == platform,
+                                      _status.c.status == "failed")
+                .values(status="sending", text=text, created_by=actor, created_at=now, last_error=None)
+                .returning(_status.c.id)).first()
         if found is None:
             return None
         audit(connection, actor=actor, action="status_update", now=now, text=text,

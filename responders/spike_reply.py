@@ -31,6 +31,7 @@ from models.spike_groups import (
 )
 from monitor.languages import normalise_language
 from responders.lengths import limit_for, platform_length
+from responders.style import check_style
 
 log = logging.getLogger("closeloop.spikes")
 PLACEHOLDERS = ("name", "handle")
@@ -50,6 +51,14 @@ class Planned:
 
     replies: list[GroupReply]
     skipped: dict[int, str]
+
+    def style_summary(self) -> dict[str, int]:
+        """Style guide finding -> how many of the replies have it (advisory, as for one reply)."""
+        counts: dict[str, int] = {}
+        for reply in self.replies:
+            for issue in reply.style_issues:
+                counts[issue["code"]] = counts.get(issue["code"], 0) + 1
+        return counts
 
 
 def safe_name(name: str | None, handle: str) -> str:
@@ -116,13 +125,19 @@ def adapt(member: GroupMember, variants: Mapping[str | None, str]) -> tuple[str,
     return f"{length} characters; {member.platform} allows {limit}"
 
 
-def plan_group(members: Sequence[GroupMember], variants: Mapping[str | None, str]) -> Planned:
-    """Pure: the adapted reply of every case that can take one now, and why each other case cannot."""
+def plan_group(members: Sequence[GroupMember], variants: Mapping[str | None, str],
+               signatures: Sequence[str] = ()) -> Planned:
+    """Pure: the adapted reply of every case that can take one now (with the care style guide's findings,
+    ``signatures`` the accepted sign-offs), and why each other case cannot."""
     replies: list[GroupReply] = []
     skipped: dict[int, str] = {}
     for member in members:
         if member.answered_by_group:
             skipped[member.case_id] = "already answered by this group"
+        elif member.lane != "complaint":
+            skipped[member.case_id] = f"a {member.lane} case: answer it on its own"
+        elif member.state == "resolved":
+            skipped[member.case_id] = "already resolved"
         elif member.draft_status is not None and member.draft_status not in ("draft", "failed"):
             skipped[member.case_id] = f"its reply is already {member.draft_status}"
         elif member.draft_id is None and member.replied:
@@ -132,15 +147,17 @@ def plan_group(members: Sequence[GroupMember], variants: Mapping[str | None, str
             if isinstance(adapted, str):
                 skipped[member.case_id] = adapted
             else:
+                issues = check_style(adapted[1], language=adapted[0], platform=member.platform, signatures=signatures)
                 replies.append(GroupReply(member.case_id, member.mention_id, member.draft_id, adapted[0],
-                                          member.category, adapted[1]))
+                                          member.category, adapted[1],
+                                          tuple({"code": i.code, "message": i.message} for i in issues)))
     return Planned(replies, skipped)
 
 
 def approve_spike_group(engine: Engine, *, spike: SpikeRecord, variants: Mapping[str | None, str], approver: str,
-                        now: datetime, address: str | None = None) -> Planned:
+                        now: datetime, signatures: Sequence[str] = (), address: str | None = None) -> Planned:
     """Adapt and approve the group's replies; the result names every case approved and why others were not."""
-    planned = plan_group(group_members(engine, spike_id=spike.id), variants)
+    planned = plan_group(group_members(engine, spike_id=spike.id), variants, signatures)
     approved, lost = approve_group(engine, spike_id=spike.id, approver=approver, replies=planned.replies, now=now,
                                    address=address)
     log.info("group_approved spike=%d approver=%r approved=%d skipped=%d", spike.id, approver, len(approved),

@@ -38,9 +38,10 @@ TEXT = "Hi {name}, we are sorry: logins fail for everyone right now and we are o
 
 
 def _member(*, case_id: int = 1, platform: str = "x", language: str | None = "en", name: str | None = "Jane Doe",
-            handle: str = "jane_doe", draft_status: str | None = "draft", answered: bool = False) -> GroupMember:
-    return GroupMember(case_id, "open", "Acme", platform, language, "outage", 10 + case_id, "@acme login broken",
-                       handle, name, 100 + case_id if draft_status else None, draft_status, answered, False)
+            handle: str = "jane_doe", draft_status: str | None = "draft", answered: bool = False, state: str = "open",
+            lane: str = "complaint") -> GroupMember:
+    return GroupMember(case_id, state, "Acme", platform, language, "outage", 10 + case_id, "@acme login broken",
+                       handle, name, 100 + case_id if draft_status else None, draft_status, answered, False, lane)
 
 
 @pytest.mark.parametrize(("name", "handle", "expected"), [
@@ -84,12 +85,14 @@ def test_a_long_name_gives_way_to_the_first_name_then_the_handle_within_the_plat
     assert adapt(_member(platform="reddit", handle="bf"), variants_from("y" * 281, {}))[1] == "y" * 281
 
 
-def test_the_plan_skips_answered_cases_and_replies_already_on_their_way() -> None:
+def test_the_plan_skips_answered_resolved_and_praise_cases_and_replies_already_on_their_way() -> None:
     planned = plan_group([_member(case_id=1), _member(case_id=2, answered=True),
-                          _member(case_id=3, draft_status="sending"), _member(case_id=4, draft_status=None)],
+                          _member(case_id=3, draft_status="sending"), _member(case_id=4, draft_status=None),
+                          _member(case_id=5, lane="praise"), _member(case_id=6, state="resolved")],
                          variants_from(TEXT, {}))
     assert [(r.case_id, r.draft_id) for r in planned.replies] == [(1, 101), (4, None)]
-    assert planned.skipped == {2: "already answered by this group", 3: "its reply is already sending"}
+    assert planned.skipped == {2: "already answered by this group", 3: "its reply is already sending",
+                               5: "a praise case: answer it on its own", 6: "already resolved"}
 
 
 def _burst(count: int) -> list[dict]:
@@ -203,6 +206,11 @@ def test_the_command_line_approves_the_group_once_and_says_what_is_wrong_in_one_
     bad = run("spikes", "approve", str(spike.id), "--text", "Hi {order}")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown placeholder" in bad.stderr
     assert run("spikes", "approve", "999", "--text", TEXT).returncode == 1
+    for bad_id in ("0", "x", "99999999999999999999999"):
+        refused = run("spikes", "show", bad_id)
+        assert refused.returncode == 2 and "ID" in refused.stderr and "Traceback" not in refused.stderr
+    empty = run("spikes", "status", str(spike.id), "--text", " ")
+    assert empty.returncode == 2 and empty.stderr.count("\n") == 1 and "empty" in empty.stderr
     assert run("spikes", "approve", str(spike.id), "--text-for", "da").returncode == 2
     done = run("spikes", "approve", str(spike.id), "--text", TEXT, "--text-for", "da=Hej {name} – Maria", "--as", "maria")
     assert done.returncode == 0 and "15 replies approved by maria" in done.stdout, done.stderr
@@ -210,3 +218,12 @@ def test_the_command_line_approves_the_group_once_and_says_what_is_wrong_in_one_
     assert again.returncode == 1 and again.stdout.count("already answered by this group") == 15
     shown = run("spikes", "show", str(spike.id))
     assert shown.returncode == 0 and shown.stdout.count("reply=approved (group)") == 15
+
+
+def test_each_adapted_reply_carries_the_style_guides_findings_as_one_reply_would() -> None:
+    signed = plan_group([_member(case_id=1), _member(case_id=2, language="da")],
+                        variants_from(TEXT, {"da": "Hej {name}, vi arbejder på det."}), signatures=["– Maria, Acme care"])
+    assert signed.replies[0].style_issues == ()
+    codes = {issue["code"] for issue in signed.replies[1].style_issues}
+    assert {"no_signature", "no_apology"} <= codes
+    assert signed.style_summary() == {code: 1 for code in codes}

@@ -23,10 +23,16 @@ from monitor.cli.common import (
 )
 
 
+def _positive(value: str) -> int:
+    from monitor.cli.desk import _positive as positive  # one rule for an id on the command line
+
+    return positive(value)
+
+
 def _spike(engine: Any, spike_id: int) -> Any:
     from models.alerts import spike
 
-    found = spike(engine, spike_id=spike_id) if spike_id >= 1 else None
+    found = spike(engine, spike_id=spike_id)
     if found is None:
         raise CliError(f"no spike {spike_id} (`closeloop alerts --all` lists them)", EXIT_NOT_APPLIED)
     return found
@@ -76,9 +82,11 @@ def cmd_spikes(args: argparse.Namespace) -> int:
         if args.action == "approve":
             variants = variants_from(args.text, _language_texts(args.text_for))
             planned = approve_spike_group(engine, spike=found, variants=variants, approver=actor, now=utcnow(),
-                                          address="cli")
+                                          signatures=[a.signature for a in settings.agents], address="cli")
             print(f"spike {found.id}: {len(planned.replies)} replies approved by {clean(actor)}; "
                   "`closeloop post` or the daemon sends them")
+            for code, count in sorted(planned.style_summary().items()):
+                print(f"  style guide: {code} in {count} of them")
             for case_id, reason in sorted(planned.skipped.items()):
                 print(f"  case {case_id} left as it was: {reason}")
             return EXIT_OK if planned.replies or not planned.skipped else EXIT_NOT_APPLIED
@@ -96,7 +104,7 @@ def cmd_spikes(args: argparse.Namespace) -> int:
 def register(commands: Any) -> None:
     spikes = commands.add_parser("spikes", help="a spike's cases as one group: show, approve one reply, status update")
     spikes.add_argument("action", choices=("show", "approve", "status"))
-    spikes.add_argument("spike_id", type=int, metavar="ID")
+    spikes.add_argument("spike_id", type=_positive, metavar="ID")
     spikes.add_argument("--text", help="approve: the reply for every language ({name}, {handle} are filled per "
                                        "customer); status: the status update")
     spikes.add_argument("--text-for", action="append", default=[], metavar="LANG=TEXT",

@@ -36,6 +36,9 @@ class OutcomeUnknown(PostError):
 
 
 class Poster(Protocol):
+    """A poster may also have ``post_status(*, text, idempotency_key) -> str``: a public post of the brand's own,
+    not a reply (a spike's status update); where it has none, the platform is recorded as not supported."""
+
     platform: str
 
     def post_reply(self, *, target: ReplyTarget, text: str, idempotency_key: str) -> str:

@@ -103,12 +103,29 @@ class MastodonPoster:
             found = self._posted_anyway()
             if found is not None:  # the instance answered 2xx with a status; the library tripped on headers
                 return found
-            raise self._error(exc, target) from exc
+            raise self._error(exc, f"reply to {target.platform_id}") from exc
         reply_id = self._posted_anyway() or (status.get("id") if isinstance(status, Mapping) else None)
         if reply_id is None:
             raise OutcomeUnknown(f"reply to {target.platform_id}: the answer has no status id")
         log.info("reply_posted platform=mastodon parent=%s id=%s", target.platform_id, reply_id)
         return str(reply_id)
+
+    def post_status(self, *, text: str, idempotency_key: str) -> str:
+        """Publish ``text`` as a public post of the brand's own (a status update, no reply); returns its id.
+        Errors as ``post_reply``'s; the idempotency key makes the instance refuse a repeat within an hour."""
+        self._session.reset()
+        try:
+            status = self._client.status_post(text, idempotency_key=idempotency_key, visibility="public")
+        except MastodonError as exc:
+            found = self._posted_anyway()
+            if found is not None:
+                return found
+            raise self._error(exc, "status update") from exc
+        post_id = self._posted_anyway() or (status.get("id") if isinstance(status, Mapping) else None)
+        if post_id is None:
+            raise OutcomeUnknown("status update: the answer has no status id")
+        log.info("status_posted platform=mastodon id=%s", post_id)
+        return str(post_id)
 
     def _posted_anyway(self) -> str | None:
         status = self._session.last_status()
@@ -121,8 +138,7 @@ class MastodonPoster:
         reply_id = body.get("id") if isinstance(body, dict) else None
         return str(reply_id) if isinstance(reply_id, str | int) and not isinstance(reply_id, bool) else None
 
-    def _error(self, exc: MastodonError, target: ReplyTarget) -> PostError:
-        what = f"reply to {target.platform_id}"
+    def _error(self, exc: MastodonError, what: str) -> PostError:
         status = http_status(exc, self._session)
         if isinstance(exc, MastodonNetworkError):
             if never_sent(exc):

@@ -82,16 +82,28 @@ class XPoster:
         PostError(permanent=False) for a 429 or a connection that never opened; OutcomeUnknown for a timeout,
         a dropped connection, a 5xx, or a success we cannot read. X has no idempotency key: the key is logged.
         """
+        reply_id = self._create("reply", text, in_reply_to_tweet_id=target.platform_id)
+        log.info("reply_posted platform=x target=%s reply=%s key=%s", target.platform_id, reply_id, idempotency_key)
+        return reply_id
+
+    def post_status(self, *, text: str, idempotency_key: str) -> str:
+        """One POST /2/tweets of the brand's own (a status update, no reply); its id. Errors as ``post_reply``'s."""
+        post_id = self._create("status update", text)
+        log.info("status_posted platform=x id=%s key=%s", post_id, idempotency_key)
+        return post_id
+
+    def _create(self, what: str, text: str, **reply_to: str) -> str:
+        """One POST /2/tweets (a reply with ``in_reply_to_tweet_id``); its id. Errors as ``post_reply`` says."""
         try:
-            response = self.client.create_tweet(text=text, in_reply_to_tweet_id=target.platform_id, user_auth=True)
+            response = self.client.create_tweet(text=text, user_auth=True, **reply_to)
         except tweepy.TooManyRequests as exc:
             wait = retry_after(exc.response, self.clock())
-            raise PostError(f"X rate limited the reply; retry after {wait:.0f}s", permanent=False) from None
+            raise PostError(f"X rate limited the {what}; retry after {wait:.0f}s", permanent=False) from None
         except tweepy.TwitterServerError as exc:
-            raise OutcomeUnknown(f"X answered {_describe(exc)}; the reply may exist", permanent=False) from None
+            raise OutcomeUnknown(f"X answered {_describe(exc)}; the {what} may exist", permanent=False) from None
         except tweepy.HTTPException as exc:
             status = exc.response.status_code
-            raise PostError(f"X refused the reply: {_describe(exc)}", permanent=status not in (408, 409, 425)) from None
+            raise PostError(f"X refused the {what}: {_describe(exc)}", permanent=status not in (408, 409, 425)) from None
         except requests.ConnectionError as exc:
             if never_sent(exc):
                 raise PostError(f"X unreachable: {type(exc).__name__}", permanent=False) from None
@@ -101,11 +113,9 @@ class XPoster:
         except requests.RequestException as exc:
             raise OutcomeUnknown(f"X request failed: {type(exc).__name__}", permanent=False) from None
         try:
-            reply_id = parse_created_tweet(response.json())
+            return parse_created_tweet(response.json())
         except ValueError:  # ParseError or a body that is not JSON
-            raise OutcomeUnknown("X accepted the reply but its id is unreadable", permanent=False) from None
-        log.info("reply_posted platform=x target=%s reply=%s key=%s", target.platform_id, reply_id, idempotency_key)
-        return reply_id
+            raise OutcomeUnknown(f"X accepted the {what} but its id is unreadable", permanent=False) from None
 
     def _our_id(self) -> str:
         if self.user_id is None:

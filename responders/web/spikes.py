@@ -75,11 +75,16 @@ async def approve(request: Request, spike_id: int, user: Approver) -> Response:
 
     planned = await run_in_threadpool(
         approve_spike_group, request.app.state.engine, spike=found, variants=variants, approver=user.name,
-        now=utcnow(), address=client_address(request))
+        now=utcnow(), signatures=[a.signature for a in request.app.state.settings.agents],
+        address=client_address(request))
     if _scripted(request):
         return JSONResponse({"ok": True, "approved": [r.case_id for r in planned.replies],
-                             "skipped": {str(k): v for k, v in planned.skipped.items()}})
+                             "skipped": {str(k): v for k, v in planned.skipped.items()},
+                             "style": planned.style_summary()})
     done = f"{len(planned.replies)} replies approved, {len(planned.skipped)} cases left as they were"
+    style = planned.style_summary()
+    if style:
+        done += "; style guide: " + ", ".join(f"{code} in {n}" for code, n in sorted(style.items()))
     return RedirectResponse(f"/spikes/{spike_id}?" + urlencode({"done": done}), status_code=303)
 
 
