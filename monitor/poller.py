@@ -300,7 +300,8 @@ class Poller:
         log.warning("source_failed source=%s permanent=%s error=%r", claimed.name, permanent, error)
 
     def follow_threads(self) -> int:
-        """Poll the threads of active cases for the customer's later posts; returns how many were new.
+        """Poll the threads of active cases (and of resolved ones awaiting a rating) for the customer's later
+        posts; returns how many were new.
 
         They are stored as mentions like any other and triaged into their case, where the resolution
         tracker sees them; posts a thread shows deleted are marked. A thread is followed through the first
@@ -314,8 +315,11 @@ class Poller:
         every = timedelta(seconds=self.settings.daemon.followup_interval_seconds)
         now = self.clock()
         new = deleted = 0
+        # A rating asked for is read for as long as a low one could still reopen the case.
+        asked_since = now - timedelta(days=self.settings.resolution.reopen_window_days)
         threads = claim_threads_to_follow(self.engine, now=now, every=every,
-                                          platforms=sorted({p for _b, p in by_platform}), limit=50)
+                                          platforms=sorted({p for _b, p in by_platform}), limit=50,
+                                          rating_asked_since=asked_since)
         for thread in threads:
             source = by_platform.get((thread.brand, thread.platform))
             if source is None:
