@@ -111,6 +111,13 @@ def mention_records(engine: Engine, *, posted_from: datetime, posted_to: datetim
         return [MentionRecord(r[0], r[1], r[2], r[3], bool(r[4])) for r in connection.execute(query)]
 
 
+def latest_post_at(engine: Engine, *, before: datetime) -> datetime | None:
+    """When the newest mention posted before ``before`` was written (deleted ones aside); None when none was."""
+    with reading(engine) as connection:
+        return connection.execute(select(func.max(MENTION.c.created_at))
+                                  .where(MENTION.c.created_at < before, MENTION.c.deleted_at.is_(None))).scalar_one()
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     at: datetime

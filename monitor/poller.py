@@ -22,7 +22,6 @@ from models.cases import claim_threads_to_follow, postpone_followup
 from models.mentions import LeaseLost, mark_deleted, store_batch
 from models.sources import (
     ClaimedSource,
-    ConfiguredSource,
     claim_due_sources,
     record_poll_failure,
     record_poll_success,
@@ -47,7 +46,7 @@ from monitor.sources.base import (
 )
 from monitor.sources.common import Clock
 from monitor.sources.intake import ID_MAX, is_clean
-from monitor.sources.registry import build_source, credential_key
+from monitor.sources.registry import build_source, configured_sources, credential_key
 
 log = logging.getLogger("closeloop.daemon")
 
@@ -158,10 +157,7 @@ class Poller:
 
     def __post_init__(self) -> None:
         self._config = {s.name: s for s in self.settings.sources}
-        sync_sources(self.engine, configured=[
-            ConfiguredSource(s.name, s.platform, self.settings.brand(s.brand).name, s.enabled)
-            for s in self.settings.sources
-        ])
+        sync_sources(self.engine, configured=configured_sources(self.settings))
         for source in self.settings.sources:
             if not source.enabled:
                 continue
