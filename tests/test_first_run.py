@@ -5,6 +5,9 @@ that say so."""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
 import re
 import shlex
@@ -17,9 +20,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from rich.console import Console
 from sqlalchemy.engine import Engine
 
 from models.reports import MentionRecord
+from monitor.progress import stage_progress
 from responders.digest import assemble_digest, funnel_chart, response_chart, volume_chart
 from responders.metrics import iso_week, previous_week
 from tests.e2e.browser import log_in
@@ -157,3 +162,44 @@ def test_an_empty_chart_is_a_small_image_and_a_chart_with_data_is_not() -> None:
                            previous_cases=[], mentions=[MentionRecord(now, "Acme", "x", "negative", True)],
                            previous_mentions=[], open_cases=[])
     assert png_size(volume_chart(busy))[1] > 120, "a chart with data is drawn in full"
+
+
+def test_ingest_reports_each_stage_with_its_count(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(LEXICON_CONFIG, "utf-8")
+    result = closeloop("--config", str(config), "ingest", str(write(tmp_path / "m.jsonl", POSTS)), cwd=tmp_path,
+                       env={"CLOSELOOP_DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}"})
+    assert result.returncode == 0, result.stderr
+    counts = dict(re.findall(r"^(read|scored|triaged|drafted)\s+(\d+)  in \d+\.\d s  \(", result.stdout, re.M))
+    assert counts == {"read": "6", "scored": "6", "triaged": "6", "drafted": "3"}, result.stdout
+    assert "cases opened 3, drafts 3" in result.stdout
+
+
+def test_run_once_reports_the_stages_it_ran(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(LEXICON_CONFIG.replace('path = "monitor/demo/demo.jsonl"',
+                                             f"path = {json.dumps(str(write(tmp_path / 'm.jsonl', POSTS)))}"), "utf-8")
+    result = closeloop("--config", str(config), "run", "--once", "--roles", "poll,score", cwd=tmp_path,
+                       env={"CLOSELOOP_DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}"})
+    assert result.returncode == 0, result.stderr
+    counts = dict(re.findall(r"^(read|scored|triaged|drafted)\s+(\d+)  in ", result.stderr, re.M))
+    assert counts == {"read": "6", "scored": "6", "triaged": "6", "drafted": "3"}, result.stderr
+
+
+def test_log_lines_written_during_the_stages_go_above_the_bar_and_the_log_goes_back_after() -> None:
+    screen_file, output_file = io.StringIO(), io.StringIO()
+    screen = Console(file=screen_file, force_terminal=True, width=100)
+    handler = logging.StreamHandler(io.StringIO())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with stage_progress(Console(file=output_file, width=100), read_total=10, screen=screen) as stages:
+            stages.advance("read", 4)
+            logging.getLogger("closeloop.test").warning("source_failed source=x error=boom")
+            stages.advance("read", 6)
+    finally:
+        root.removeHandler(handler)
+    assert "source_failed source=x error=boom" in screen_file.getvalue(), "printed by the live display's console"
+    assert handler.stream.getvalue() == "", "not written through the bar"
+    assert isinstance(handler.stream, io.StringIO), "the handler writes where it wrote before"
+    assert re.search(r"^read\s+10  in ", output_file.getvalue(), re.M)

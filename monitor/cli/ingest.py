@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from monitor.config import Settings
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
-PROGRESS_MIN_LINES = 2_000
 
 
 def line_ranges(numbers: Iterable[int]) -> str:
@@ -43,10 +42,10 @@ def _skipped_lines(bad: Iterable[Any]) -> str:
 def ingest_file(settings: Settings, path: Path, *, brand: str | None, console: Console,
                 shift: timedelta = timedelta(0)) -> int:
     """Store, score, triage and draft every good line of ``path``; EXIT_SKIPPED when some were skipped."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.text import Text
 
     from monitor.pipeline import IngestReport, fetch_and_store, process_pending
+    from monitor.progress import stage_progress
     from monitor.radar.tick import radar_tick
     from monitor.render import render_report
     from monitor.scoring import build_scorer
@@ -58,17 +57,12 @@ def ingest_file(settings: Settings, path: Path, *, brand: str | None, console: C
     source = ReplaySource(name=path.name, path=path, shift=shift)
     brand_name = settings.brand(brand).name
     report = IngestReport()
-    total = source.count_lines()
-    if total >= PROGRESS_MIN_LINES:
-        with Progress(TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=console, transient=True) as progress:
-            task = progress.add_task("ingest", total=total)
-            fetch_and_store(engine, source, brand=brand_name, source_id=None, report=report,
-                            on_progress=lambda n: progress.advance(task, n))
-    else:
-        fetch_and_store(engine, source, brand=brand_name, source_id=None, report=report)
     scorer = build_scorer(settings.scoring)
-    process_pending(engine, settings, scorer, report=report)
+    with stage_progress(console, read_total=source.count_lines()) as stages:
+        stages.advance("read", 0)
+        fetch_and_store(engine, source, brand=brand_name, source_id=None, report=report,
+                        on_progress=lambda n: stages.advance("read", n))
+        process_pending(engine, settings, scorer, report=report, on_stage=stages.advance)
     radar_tick(engine, settings, now=None)  # a replay is judged on its own clock: see monitor.radar.tick
     render_report(console, report, source=str(path))
     if report.bad:
