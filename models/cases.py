@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from models import case_states
@@ -278,17 +278,23 @@ class ThreadToFollow:
 
 
 def claim_threads_to_follow(engine: Engine, *, now: datetime, every: timedelta, platforms: Sequence[str],
-                            limit: int) -> list[ThreadToFollow]:
-    """Active cases whose thread is due a look for the customer's later posts. Claiming moves each case's
-    ``followup_at`` one interval on, so two daemons never follow the same thread in the same interval."""
+                            limit: int, rating_asked_since: datetime | None = None) -> list[ThreadToFollow]:
+    """Cases whose thread is due a look for the customer's later posts: active cases, and resolved cases that
+    asked for a rating at or after ``rating_asked_since`` and have none yet (the answer is a reply in the
+    thread, which on some platforms only the thread shows). Claiming moves each case's ``followup_at`` one
+    interval on, so two daemons never follow the same thread in the same interval."""
     if not platforms:
         return []
     newest = (select(func.max(MENTION.c.created_at)).where(MENTION.c.case_id == CASE.c.id)
               .correlate(CASE).scalar_subquery())
+    followed: ColumnElement[bool] = CASE.c.state.in_(case_states.ACTIVE)
+    if rating_asked_since is not None:
+        followed = followed | ((CASE.c.state == "resolved") & CASE.c.csat.is_(None)
+                               & (CASE.c.csat_requested_at >= rating_asked_since))
     with writing(engine) as connection:
         query = (
             select(CASE.c.id)
-            .where(CASE.c.state.in_(case_states.ACTIVE), CASE.c.platform.in_(list(platforms)),
+            .where(followed, CASE.c.platform.in_(list(platforms)),
                    (CASE.c.followup_at.is_(None)) | (CASE.c.followup_at <= now))
             .order_by(CASE.c.followup_at, CASE.c.id)
             .limit(limit)

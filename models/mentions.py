@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from models.db import insert_for as _insert
 from models.db import writing
-from models.tables import AUTHOR, MENTION, SOURCE
+from models.tables import AUTHOR, CASE, DRAFT, MENTION, SOURCE
 from models.types import utcnow
 
 
@@ -158,6 +158,33 @@ def _row(mention: ParsedMention, *, author_id: int, brand: str, source_id: int |
     }
 
 
+def _join_known_threads(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Give a reply whose parser could not see its thread's root (``conversation_id`` missing or its own id,
+    as on Mastodon when the parent is not in the payload) the conversation of its parent, where the parent is
+    a stored mention or one of our sent replies. Rows are changed in place; others are left as parsed."""
+    orphans = [row for row in rows if row["in_reply_to_id"]
+               and row["conversation_id"] in (None, row["platform_id"], row["canonical_id"])]
+    by_platform: dict[str, set[str]] = {}
+    for row in orphans:
+        by_platform.setdefault(row["platform"], set()).add(row["in_reply_to_id"])
+    known: dict[tuple[str, str], str] = {}
+    for platform, parents in by_platform.items():
+        for parent, conversation in connection.execute(
+            select(DRAFT.c.platform_reply_id, CASE.c.conversation_id).join(CASE, CASE.c.id == DRAFT.c.case_id)
+            .where(CASE.c.platform == platform, DRAFT.c.platform_reply_id.in_(sorted(parents)))
+        ):
+            if conversation:
+                known[(platform, parent)] = conversation
+        for parent, conversation in connection.execute(
+            select(MENTION.c.platform_id, MENTION.c.conversation_id)
+            .where(MENTION.c.platform == platform, MENTION.c.platform_id.in_(sorted(parents)))
+        ):
+            if conversation:
+                known[(platform, parent)] = conversation
+    for row in orphans:
+        row["conversation_id"] = known.get((row["platform"], row["in_reply_to_id"]), row["conversation_id"])
+
+
 def store_mentions_in(
     connection: Connection,
     *,
@@ -197,6 +224,7 @@ def store_mentions_in(
         for key, m in sorted(latest.items(), key=lambda item: item[0])
         if key not in existing
     ]  # sorted, like the authors: one lock order for concurrent writers
+    _join_known_threads(connection, fresh)
     new_ids: list[int] = []
     if fresh:
         statement = (

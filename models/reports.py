@@ -126,6 +126,13 @@ def scorer_counts(engine: Engine, *, posted_from: datetime, posted_to: datetime)
     return dict(sorted(rows, key=lambda row: (-row[1], row[0])))
 
 
+def latest_post_at(engine: Engine, *, before: datetime) -> datetime | None:
+    """When the newest mention posted before ``before`` was written (deleted ones aside); None when none was."""
+    with reading(engine) as connection:
+        return connection.execute(select(func.max(MENTION.c.created_at))
+                                  .where(MENTION.c.created_at < before, MENTION.c.deleted_at.is_(None))).scalar_one()
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     at: datetime

@@ -166,11 +166,17 @@ class SourceState:
     lease_owner: str | None
 
 
-def list_sources(engine: Engine) -> list[SourceState]:
+def list_sources(engine: Engine, *, configured: Sequence[ConfiguredSource] = ()) -> list[SourceState]:
+    """Every source the table holds, and each ``configured`` one it does not hold yet (no daemon has started
+    on this config): those are listed as never polled, so a source shows from the moment it is configured."""
     with reading(engine) as connection:
         rows = connection.execute(
             select(SOURCE.c.name, SOURCE.c.platform, SOURCE.c.brand, SOURCE.c.enabled, SOURCE.c.last_polled_at,
                    SOURCE.c.last_success_at, SOURCE.c.next_poll_at, SOURCE.c.error_count, SOURCE.c.last_error,
                    SOURCE.c.disabled_reason, SOURCE.c.lease_owner).order_by(SOURCE.c.name)
         )
-        return [SourceState(*row) for row in rows]
+        stored = [SourceState(*row) for row in rows]
+    known = {s.name for s in stored}
+    pending = [SourceState(c.name, c.platform, c.brand, c.enabled, None, None, None, 0, None, None, None)
+               for c in configured if c.name not in known]
+    return sorted([*stored, *pending], key=lambda s: s.name)

@@ -3,8 +3,8 @@ the defaults under both; and the list of every key with its help line.
 
 The environment is read by pydantic-settings (``CLOSELOOP_<SECTION>__<KEY>``, case-insensitive, lists and
 tables as JSON). Each problem is reported on its own line naming the key and where the bad value came from:
-the file, or the variable by name. The classes of the settings are monitor.config's; this module reads
-them when called (monitor.config imports this one to re-export its names).
+the file, or the variable by name. What is read is the ``schema`` a caller passes (monitor.config passes its
+``Settings`` and re-exports these functions bound to it); this module imports no settings of its own.
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from pydantic_settings import EnvSettingsSource, SettingsError
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsError
 from pydantic_settings.sources.utils import parse_env_vars
 
-if TYPE_CHECKING:
-    from monitor.config import Settings
+Schema = TypeVar("Schema", bound=BaseSettings)
 
 ENV_PREFIX = "CLOSELOOP_"
 ENV_NESTING = "__"
@@ -38,43 +37,37 @@ class ConfigNotFound(ConfigError):
     """No config file where one was looked for; the message says where that was."""
 
 
-def _settings_class() -> type[Settings]:
-    from monitor.config import Settings
-
-    return Settings
-
-
 class _Environment(EnvSettingsSource):
     """pydantic-settings' reading of CLOSELOOP_* variables, from a given mapping rather than os.environ."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, schema: type[BaseSettings], env: Mapping[str, str]) -> None:
         self._given = env
-        super().__init__(_settings_class())
+        super().__init__(schema)
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
         return parse_env_vars(self._given, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
 
 
-def _variables(env: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+def _variables(schema: type[BaseSettings], env: Mapping[str, str]) -> dict[tuple[str, ...], str]:
     """The key path each CLOSELOOP_* variable that names a setting sets, by path: ("console", "host")."""
     found: dict[tuple[str, ...], str] = {}
     for name in env:
         if not name.upper().startswith(ENV_PREFIX):
             continue
         path = tuple(name[len(ENV_PREFIX):].lower().split(ENV_NESTING))
-        if path[0] in _settings_class().model_fields:
+        if path[0] in schema.model_fields:
             found[path] = name
     if env.get(DATABASE_URL_ENV) and ("database", "url") not in found:
         found[("database", "url")] = DATABASE_URL_ENV
     return found
 
 
-def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
+def _from_environment(schema: type[BaseSettings], env: Mapping[str, str]) -> dict[str, Any]:
     try:
-        values = dict(_Environment(env)())
+        values = dict(_Environment(schema, env)())
     except SettingsError as exc:
         field = str(exc).split('"')[1] if '"' in str(exc) else ""
-        name = next((n for p, n in _variables(env).items() if p[0] == field), f"{ENV_PREFIX}{field.upper()}")
+        name = next((n for p, n in _variables(schema, env).items() if p[0] == field), f"{ENV_PREFIX}{field.upper()}")
         raise ConfigError(f"environment variable {name}: {field}: not valid JSON (lists and tables are JSON)") from None
     url = env.get(DATABASE_URL_ENV)
     if url and "url" not in values.get("database", {}):
@@ -105,21 +98,21 @@ def _format_error(error: ValidationError, origin: str, variables: Mapping[tuple[
     return "\n".join(lines)
 
 
-def parse_settings(data: Mapping[str, Any], *, origin: str = "config", env: Mapping[str, str] | None = None,
-                   base_dir: str | os.PathLike[str] | None = None) -> Settings:
+def parse_settings(schema: type[Schema], data: Mapping[str, Any], *, origin: str = "config",
+                   env: Mapping[str, str] | None = None, base_dir: str | os.PathLike[str] | None = None) -> Schema:
     """Validate a config mapping with the environment's CLOSELOOP_* variables layered over it; raises
     ConfigError naming each bad key and whether the file (``origin``) or which variable set it.
 
     ``base_dir``: where relative paths point when neither the file nor the environment sets app.data_dir.
     """
     env = os.environ if env is None else env
-    merged = _merge(data, _from_environment(env))
+    merged = _merge(data, _from_environment(schema, env))
     if base_dir is not None and "data_dir" not in merged.get("app", {}):
         merged["app"] = {**merged.get("app", {}), "data_dir": str(Path(base_dir).resolve())}
     try:
-        return _settings_class().model_validate(merged)
+        return schema.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(_format_error(exc, origin, _variables(env))) from None
+        raise ConfigError(_format_error(exc, origin, _variables(schema, env))) from None
 
 
 def find_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> Path:
@@ -138,13 +131,13 @@ def find_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str,
                       "pass --config PATH, or --defaults to run on the built-in defaults")
 
 
-def load_settings(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None,
-                  defaults: bool = False) -> Settings:
+def load_settings(schema: type[Schema], path: str | os.PathLike[str] | None = None, *,
+                  env: Mapping[str, str] | None = None, defaults: bool = False) -> Schema:
     """Load settings from the file ``find_config`` picks, with the environment over it; with ``defaults``,
     from the built-in defaults and the environment alone (no file is read)."""
     env = os.environ if env is None else env
     if defaults:
-        return parse_settings({}, origin="defaults", env=env)
+        return parse_settings(schema, {}, origin="defaults", env=env)
     file = find_config(path, env=env)
     try:
         raw = file.read_bytes()
@@ -155,12 +148,11 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, env: Mapping[st
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
     # Relative paths in a config file are relative to the file, not to where the command runs.
-    return parse_settings(data, origin=str(file), env=env, base_dir=file.parent)
+    return parse_settings(schema, data, origin=str(file), env=env, base_dir=file.parent)
 
 
-def documented_keys(model: type[BaseModel] | None = None, prefix: str = "") -> dict[str, str]:
-    """Every settable key, dotted, with its help line (used by the docs test and `closeloop config`)."""
-    model = model or _settings_class()
+def documented_keys(model: type[BaseModel], prefix: str = "") -> dict[str, str]:
+    """Every settable key of ``model``, dotted, with its help line (the docs test and `closeloop config`)."""
     keys: dict[str, str] = {}
     for name, field in model.model_fields.items():
         dotted = f"{prefix}{name}"

@@ -298,19 +298,27 @@ def draft_pending(engine: Engine, settings: Settings, *, limit: int = DRAFT_BATC
 
 
 def process_pending(engine: Engine, settings: Settings, scorer: Scorer, *, report: IngestReport | None = None,
-                    now: datetime | None = None) -> IngestReport:
-    """Run score, triage and draft until nothing is pending."""
+                    now: datetime | None = None, on_stage: Callable[[str, int], None] | None = None) -> IngestReport:
+    """Run score, triage and draft until nothing is pending. ``on_stage(stage, n)`` hears each batch done
+    (``scored``, ``triaged``, ``drafted``), and a stage's start as ``n`` = 0."""
     report = report or IngestReport()
+    stage = on_stage or (lambda _stage, _n: None)
+    stage("scored", 0)
     while scored := score_pending(engine, scorer, report=report):
         report.scored_by.update(scored)
+        stage("scored", sum(scored.values()))
+    stage("triaged", 0)
     while True:
         triaged, complaints, opened = triage_pending(engine, settings, now=now or utcnow(), report=report)
         report.complaints += complaints
         report.cases_opened += opened
+        stage("triaged", triaged)
         if not triaged:
             break
+    stage("drafted", 0)
     while drafted := draft_pending(engine, settings, report=report):
         report.drafts += drafted
+        stage("drafted", drafted)
     log.info(
         "pipeline_done scored=%d complaints=%d cases_opened=%d drafts=%d quarantined=%d",
         sum(report.scored_by.values()), report.complaints, report.cases_opened, report.drafts, report.quarantined,

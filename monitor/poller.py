@@ -22,7 +22,6 @@ from models.cases import claim_threads_to_follow, postpone_followup
 from models.mentions import LeaseLost, mark_deleted, store_batch
 from models.sources import (
     ClaimedSource,
-    ConfiguredSource,
     claim_due_sources,
     record_poll_failure,
     record_poll_success,
@@ -47,7 +46,7 @@ from monitor.sources.base import (
 )
 from monitor.sources.common import Clock
 from monitor.sources.intake import ID_MAX, is_clean
-from monitor.sources.registry import build_source, credential_key
+from monitor.sources.registry import build_source, configured_sources, credential_key
 
 log = logging.getLogger("closeloop.daemon")
 
@@ -158,10 +157,7 @@ class Poller:
 
     def __post_init__(self) -> None:
         self._config = {s.name: s for s in self.settings.sources}
-        sync_sources(self.engine, configured=[
-            ConfiguredSource(s.name, s.platform, self.settings.brand(s.brand).name, s.enabled)
-            for s in self.settings.sources
-        ])
+        sync_sources(self.engine, configured=configured_sources(self.settings))
         for source in self.settings.sources:
             if not source.enabled:
                 continue
@@ -300,7 +296,8 @@ class Poller:
         log.warning("source_failed source=%s permanent=%s error=%r", claimed.name, permanent, error)
 
     def follow_threads(self) -> int:
-        """Poll the threads of active cases for the customer's later posts; returns how many were new.
+        """Poll the threads of active cases (and of resolved ones awaiting a rating) for the customer's later
+        posts; returns how many were new.
 
         They are stored as mentions like any other and triaged into their case, where the resolution
         tracker sees them; posts a thread shows deleted are marked. A thread is followed through the first
@@ -314,8 +311,11 @@ class Poller:
         every = timedelta(seconds=self.settings.daemon.followup_interval_seconds)
         now = self.clock()
         new = deleted = 0
+        # A rating asked for is read for as long as a low one could still reopen the case.
+        asked_since = now - timedelta(days=self.settings.resolution.reopen_window_days)
         threads = claim_threads_to_follow(self.engine, now=now, every=every,
-                                          platforms=sorted({p for _b, p in by_platform}), limit=50)
+                                          platforms=sorted({p for _b, p in by_platform}), limit=50,
+                                          rating_asked_since=asked_since)
         for thread in threads:
             source = by_platform.get((thread.brand, thread.platform))
             if source is None:

@@ -94,6 +94,8 @@ def render_sources(console: Console, sources: Sequence[SourceState]) -> None:
             state, style = f"polling ({s.lease_owner})", "cyan"
         elif s.error_count:
             state, style = f"backing off ({s.error_count} errors)", "yellow"
+        elif s.last_polled_at is None:
+            state, style = "never polled", "yellow"
         else:
             state, style = "ok", "green"
         line = Text(f"{s.name}  ", style="bold")

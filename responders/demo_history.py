@@ -1,8 +1,8 @@
-"""The demo's second act: a few demo cases driven through every state by the daemon's own functions.
+"""The demo's second act: last week's cases, driven through every state by the daemon's own functions.
 
 Replies are approved and recorded as sent with fake platform ids ("demo-…") through the outbox; customers'
 follow-ups go in through ``store_batch`` and the pipeline like any polled post; time passes by handing the
-same functions a later ``now`` (the demo's clock is simulated, nothing sleeps).
+same functions a later ``now`` (the demo's clock is simulated, nothing sleeps, and it stops before now).
 """
 
 from __future__ import annotations
@@ -54,52 +54,60 @@ def _customer_posts(engine: Engine, settings: Settings, case: CaseThread, text: 
     track_pending(engine, settings, now=now)
 
 
-def _pick(cases: Sequence[CaseThread], count: int) -> list[CaseThread]:
-    """English-writing customers on distinct platforms first, so the story reads in one language."""
-    english = [c for c in cases if (c.language or "en") == "en"]
-    rest = [c for c in cases if c not in english]
-    chosen: list[CaseThread] = []
-    seen_authors: set[str] = set()
-    for case in english + rest:
-        if case.author_key not in seen_authors:
-            chosen.append(case)
-            seen_authors.add(case.author_key)
-        if len(chosen) == count:
-            break
-    return chosen
+# Last week's customers: their complaints open the cases the history drives, so the simulated week ends
+# before now and leaves today's queue to the demo's fresh posts. (platform, handle, name, text)
+LAST_WEEK = (
+    ("x", "lena_kruse", "Lena Kruse", "@acme my order #5120 never arrived and nobody answers. I want a refund, "
+     "this is terrible"),
+    ("reddit", "tomas_b", "Tomas B", "Acme charged me twice for the same order and support ignores me. Awful"),
+    ("mastodon", "ines@mastodon.social", "Inês", "@acme the app crashes at checkout every time, this is terrible"),
+    ("bluesky", "sam-k.bsky.social", "Sam K", "@acme.bsky.social my parcel arrived broken, I want a refund now"),
+)
+
+
+def _last_weeks_cases(engine: Engine, settings: Settings, *, at: datetime) -> list[CaseThread]:
+    """Store last week's complaints at ``at`` and run them through the pipeline; their open cases."""
+    brand = settings.brands[0].name
+    mentions = [
+        ParsedMention(platform=platform, canonical_id=f"demo-lastweek-{n}", platform_id=f"demo-lastweek-{n}",
+                      text=text, author=ParsedAuthor(handle=handle, name=name), created_at=at + timedelta(minutes=n),
+                      conversation_id=f"demo-lastweek-{n}", lang="en")
+        for n, (platform, handle, name, text) in enumerate(LAST_WEEK, start=1)
+    ]
+    store_batch(engine, mentions=mentions, brand=brand, source_id=None, now=at + timedelta(minutes=len(mentions)))
+    process_pending(engine, settings, build_scorer(settings.scoring), now=at + timedelta(minutes=10))
+    return [c for c in case_threads(engine, states=("open",)) if c.root_canonical_id.startswith("demo-lastweek-")]
 
 
 def demo_history(engine: Engine, settings: Settings, *, now: datetime) -> list[str]:
-    """Drive five demo cases through every state and return their histories, one line per event.
-
-    Needs at least five open cases from five customers (the bundled demo has more); fewer are driven as
-    far as they go.
-    """
+    """Drive last week's four cases through every state, in a simulated week that ends a day before ``now``,
+    and return their histories, one line per event. Nothing it writes is dated after ``now``."""
     track_pending(engine, settings, now=now)
-    chosen = _pick(case_threads(engine, states=("open",)), 5)
+    start = now - timedelta(days=settings.resolution.unresolved_after_days + 2)
+    chosen = _last_weeks_cases(engine, settings, at=start - timedelta(minutes=40))
     slots: list[CaseThread | None] = [*chosen, None, None, None, None][:4]
     confirmed, by_agent, stale, answered = slots
     for case in (confirmed, by_agent, stale):
         if case is not None:
-            _reply(engine, case, now=now)
+            _reply(engine, case, now=start)
     if confirmed is not None:
-        _customer_posts(engine, settings, confirmed, "@acme thank you, it arrived! 🙏", at=now + timedelta(minutes=20),
-                        now=now + timedelta(minutes=21), tag="thanks")
+        _customer_posts(engine, settings, confirmed, "@acme thank you, it arrived! 🙏", at=start + timedelta(minutes=20),
+                        now=start + timedelta(minutes=21), tag="thanks")
         csat = [d for d, status in case_drafts(engine, case_id=confirmed.case_id, kind="csat") if status == "draft"]
         if csat:
-            _send(engine, draft_id=csat[0], now=now + timedelta(minutes=30))
-        _customer_posts(engine, settings, confirmed, "5", at=now + timedelta(hours=2), now=now + timedelta(hours=2),
+            _send(engine, draft_id=csat[0], now=start + timedelta(minutes=30))
+        _customer_posts(engine, settings, confirmed, "5", at=start + timedelta(hours=2), now=start + timedelta(hours=2),
                         tag="csat")
     if by_agent is not None:
         agent_resolve(engine, settings, case_id=by_agent.case_id, agent=settings.agents[0].name,
-                      note="Refund issued by phone; customer agreed.", now=now + timedelta(hours=1))
+                      note="Refund issued by phone; customer agreed.", now=start + timedelta(hours=1))
         _customer_posts(engine, settings, by_agent, "@acme it's happened AGAIN. Charged twice, this is awful",
-                        at=now + timedelta(days=2), now=now + timedelta(days=2, minutes=1), in_thread=False,
+                        at=start + timedelta(days=2), now=start + timedelta(days=2, minutes=1), in_thread=False,
                         tag="again")
-        sweep_stale(engine, settings, now=now + timedelta(days=2, minutes=2))
+        sweep_stale(engine, settings, now=start + timedelta(days=2, minutes=2))
     if answered is not None:
-        _reply(engine, answered, now=now + timedelta(days=2))
-    later = now + timedelta(days=settings.resolution.unresolved_after_days + 1)
+        _reply(engine, answered, now=start + timedelta(days=2))
+    later = start + timedelta(days=settings.resolution.unresolved_after_days + 1)
     sweep_stale(engine, settings, now=later)
     return history_lines(engine, [c.case_id for c in chosen if c is not None])
 

@@ -237,7 +237,17 @@ def _pyplot() -> Any:
     return plt
 
 
+def _no_data(title: str) -> bytes:
+    """A chart with nothing to draw: its title and "no data", a small image rather than empty axes."""
+    figure = _pyplot().figure(figsize=(6.4, 0.7))
+    figure.text(0.01, 0.7, title, fontsize=11, va="center")
+    figure.text(0.01, 0.2, "No data this week.", fontsize=9, color="#555", va="center")
+    return _png(figure)
+
+
 def volume_chart(digest: Digest) -> bytes:
+    if not any(any(counts.values()) for counts in digest.daily.values()):
+        return _no_data("Mentions per day by sentiment")
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(6.4, 2.6))
     days = list(digest.daily)
@@ -256,6 +266,8 @@ def volume_chart(digest: Digest) -> bytes:
 
 
 def response_chart(digest: Digest) -> bytes:
+    if not digest.response_minutes:
+        return _no_data("First response time (from the post)")
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(6.4, 2.6))
     target = digest.target_minutes
@@ -274,8 +286,10 @@ def response_chart(digest: Digest) -> bytes:
 
 
 def funnel_chart(digest: Digest) -> bytes:
-    plt = _pyplot()
     f = digest.funnel
+    if not f.complaints:
+        return _no_data("Resolution funnel")
+    plt = _pyplot()
     stages = [("Complaints", f.complaints), ("Answered", f.answered), (f"Answered {target_label(digest.target_minutes)}",
               f.within_target), ("Resolved", f.resolved), ("Confirmed by customer", f.confirmed_by_customer)]
     figure, axis = plt.subplots(figsize=(6.4, 2.4))

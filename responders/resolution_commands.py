@@ -24,6 +24,25 @@ def _week(value: str) -> str:
     return value
 
 
+def _latest_week_with_data(engine: Any, settings: Any, *, week: str, now: Any) -> str:
+    """``week`` when something was posted in it; else the week of the newest post (a preview of an empty
+    week helps no one: after a first ingest or the demo, the data is this week's). Says so when it moves."""
+    from models.reports import latest_post_at
+    from responders.metrics import iso_week, week_bounds
+
+    timezone = settings.app.timezone
+    start, end = week_bounds(week, timezone)
+    in_week = latest_post_at(engine, before=end)
+    if in_week is not None and in_week >= start:
+        return week
+    newest = latest_post_at(engine, before=max(now, end))
+    if newest is None:
+        return week
+    latest = iso_week(newest, timezone)
+    print(f"no posts in {week}; previewing {latest}, the latest week with posts (--week picks another)")
+    return latest
+
+
 def cmd_digest(args: argparse.Namespace) -> int:
     from models.types import utcnow
     from monitor.config import ConfigError
@@ -40,6 +59,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
     if args.send and not settings.digest.recipients:
         raise ConfigError("digest.recipients: no one to send the digest to")
     engine = open_database(settings)
+    if preview is not None and not args.week and not args.send:
+        week = _latest_week_with_data(engine, settings, week=week, now=now)
     if preview is not None:
         preview.write_text(preview_html(build_digest(engine, settings, week=week, now=now)), "utf-8")
         print(f"digest {week} written to {preview}")

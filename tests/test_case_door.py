@@ -4,6 +4,7 @@ reopen → resolve → satisfaction follow-up path, and complaints their author 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Engine
 from models.case_queries import case_state
 from models.case_states import (
     Confirmed,
+    CsatAnswer,
     Move,
     ReplySent,
     RootDeleted,
@@ -27,7 +29,7 @@ from models.outbox import case_drafts
 from models.queue import open_queue
 from models.reports import case_records
 from models.sentiments import ScoreRecord, mentions_to_score, record_sentiments
-from models.tables import CASE, CASE_EVENT
+from models.tables import CASE, CASE_EVENT, DRAFT, MENTION
 from models.triage import mentions_to_triage, record_triage
 from models.types import utcnow
 from monitor.config import Settings
@@ -218,3 +220,43 @@ def test_a_move_decided_from_an_old_state_or_a_post_applied_twice_writes_nothing
         "the root's complaint event already names it"
     state = case_state(engine, case_id=case_id)
     assert state is not None and state.state == "responded"
+
+
+def test_a_resolved_case_awaiting_a_rating_is_followed_until_rated_or_asked_too_long_ago(
+        engine: Engine, settings: Settings) -> None:
+    now = utcnow()
+    waiting, rated, active = (new_case(engine, n, at=now - EARLIER) for n in (1, 2, 3))
+    for case_id in (waiting, rated):
+        drive(engine, case_id, "resolved", since=now - EARLIER)
+    assert draft_csat_followups(engine, settings, now=now - timedelta(hours=1)) == 2
+    assert apply_move(engine, case_id=rated, move=CsatAnswer(5), now=now).recorded
+
+    def followed(asked_since: datetime | None) -> set[int]:
+        with engine.begin() as connection:
+            connection.execute(CASE.update().values(followup_at=None))
+        return {t.case_id for t in claim_threads_to_follow(engine, now=now, every=timedelta(minutes=10),
+                                                           platforms=["x"], limit=10,
+                                                           rating_asked_since=asked_since)}
+
+    assert followed(now - timedelta(days=14)) == {waiting, active}
+    assert followed(now) == {active}, "a rating asked for before the window is no longer waited for"
+    assert followed(None) == {active}
+
+
+def test_an_answer_to_our_reply_joins_its_case_thread_when_the_platform_names_no_root(engine: Engine) -> None:
+    now = utcnow()
+    case_id = new_case(engine, 1, at=now - timedelta(hours=2))
+    with engine.begin() as connection:
+        mention_id = connection.execute(select(CASE.c.root_mention_id).where(CASE.c.id == case_id)).scalar_one()
+        connection.execute(DRAFT.insert().values(
+            case_id=case_id, mention_id=mention_id, kind="csat", status="sent", language="en", category="csat",
+            text="How did we do?", quote="", agent="Maria", platform_reply_id="our-1", created_at=now, updated_at=now))
+    answer = ParsedMention(platform="x", canonical_id="a1", platform_id="a1", text="5/5 thanks",
+                           author=ParsedAuthor(handle="cust1", id="u1"), created_at=now,
+                           in_reply_to_id="our-1", conversation_id="a1")
+    stranger = replace(answer, canonical_id="a2", platform_id="a2", in_reply_to_id="elsewhere", conversation_id="a2")
+    store_batch(engine, brand="Acme", source_id=None, mentions=[answer, stranger])
+    with engine.connect() as connection:
+        threads = dict(connection.execute(select(MENTION.c.platform_id, MENTION.c.conversation_id)
+                                          .where(MENTION.c.platform_id.in_(["a1", "a2"]))).all())
+    assert threads == {"a1": "c1", "a2": "a2"}

@@ -72,14 +72,16 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
     from models.sources import enable_source, list_sources
     from monitor.render import render_sources
+    from monitor.sources.registry import configured_sources
 
-    engine = open_database(settings_for(args))
+    settings = settings_for(args)
+    engine = open_database(settings)
     if args.enable:
         if not enable_source(engine, name=args.enable):
             raise CliError(f"no source called {args.enable!r}", EXIT_NOT_APPLIED)
         print(f"source {args.enable} enabled; it polls on the next tick")
         return EXIT_OK
-    render_sources(Console(), list_sources(engine))
+    render_sources(Console(), list_sources(engine, configured=configured_sources(settings)))
     return EXIT_OK
 
 

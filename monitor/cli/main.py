@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from monitor.cli import database, desk, ingest, model, run
+from monitor.cli import database, demo, desk, ingest, model, run
 from monitor.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "also $CLOSELOOP_LOG_FORMAT")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     ingest.register(commands)
+    demo.register(commands)
     desk.register(commands)
     run.register(commands)
     database.register(commands)

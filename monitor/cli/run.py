@@ -54,30 +54,35 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def run_once(daemon: Daemon) -> int:
     """Every role's step until nothing is left: for cron, and for trying a config."""
+    from rich.console import Console
+
     from models.types import utcnow
     from monitor.pipeline import process_pending
     from monitor.poller import Poller
+    from monitor.progress import stage_progress
     from monitor.scoring import build_scorer
     from responders.mailer import SmtpMailer
     from responders.outbox import Outbox
     from responders.posters.registry import build_posters
 
     settings, engine = daemon.settings, daemon.engine
-    if "poll" in daemon.roles:
-        poller = Poller(engine, settings, daemon.owner)
-        for name, reason in poller.unavailable.items():
-            print(f"skipped source {name}: {reason}", file=sys.stderr)
-        while poller.tick():
-            pass
-        poller.follow_threads()
-        poller.release()
-    if "score" in daemon.roles:
-        from monitor.radar.tick import radar_tick
-        from responders.tracker import track_pending
+    with stage_progress(Console(stderr=True)) as stages:
+        if "poll" in daemon.roles:
+            poller = Poller(engine, settings, daemon.owner)
+            for name, reason in poller.unavailable.items():
+                print(f"skipped source {name}: {reason}", file=sys.stderr)
+            stages.advance("read", 0)
+            while new := poller.tick():
+                stages.advance("read", new)
+            stages.advance("read", poller.follow_threads())
+            poller.release()
+        if "score" in daemon.roles:
+            from monitor.radar.tick import radar_tick
+            from responders.tracker import track_pending
 
-        process_pending(engine, settings, build_scorer(settings.scoring))
-        track_pending(engine, settings, now=utcnow())
-        radar_tick(engine, settings, now=utcnow())
+            process_pending(engine, settings, build_scorer(settings.scoring), on_stage=stages.advance)
+            track_pending(engine, settings, now=utcnow())
+            radar_tick(engine, settings, now=utcnow())
     if "post" in daemon.roles:
         outbox = Outbox(engine, build_posters(settings, os.environ), daemon.owner,
                         lease=timedelta(seconds=settings.daemon.send_lease_seconds),

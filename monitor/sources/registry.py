@@ -8,12 +8,18 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, time
 from pathlib import Path
 
+from models.sources import ConfiguredSource
 from monitor.config import Settings, SourceSettings
 from monitor.sources.base import Source
 from monitor.sources.common import Clock, utcnow
 from monitor.sources.intake import IntakeRules
 from monitor.sources.platforms import REPLAY, spec_for
 from monitor.sources.replay import ReplaySource
+
+
+def configured_sources(settings: Settings) -> list[ConfiguredSource]:
+    """The sources the config names, as the sources table keeps them (their brand resolved)."""
+    return [ConfiguredSource(s.name, s.platform, settings.brand(s.brand).name, s.enabled) for s in settings.sources]
 
 
 def intake_rules(settings: Settings) -> IntakeRules:

@@ -21,6 +21,7 @@ from models.sources import list_sources
 from models.types import utcnow
 from models.users import SessionUser
 from monitor.config import LANGUAGES
+from monitor.sources.registry import configured_sources
 from responders.lengths import PLATFORM_LIMITS, platform_length
 from responders.queue import QueueItem, rank_queue
 from responders.web.auth import Viewer, has_role
@@ -144,7 +145,8 @@ def case(request: Request, case_id: int, user: Viewer) -> Response:
 
 @router.get("/sources", response_class=HTMLResponse)
 def sources(request: Request, user: Viewer) -> Response:
-    return page(request, "sources.html", {"sources": list_sources(request.app.state.engine),
+    configured = configured_sources(request.app.state.settings)
+    return page(request, "sources.html", {"sources": list_sources(request.app.state.engine, configured=configured),
                                           "can_admin": has_role(user, "admin")})
 
 

@@ -220,12 +220,6 @@ class Bluesky(Platform):
         return [(p.uri, p.record["reply"]["parent"]["uri"]) for p in self.fake.replies_by_brand()]
 
 
-RATING_NEVER_READ = ("a customer's rating on Reddit is never read: a resolved case's thread is no longer followed "
-                     "and the Reddit source reads no replies to our comments")
-RATING_OWN_THREAD = ("a Mastodon reply found through notifications is stored with its own id as conversation_id, so "
-                     "the customer's rating never reaches their resolved case")
-
-
 def platforms() -> list[Platform]:
     """A fresh row per platform (each will hold its own running fake)."""
     return [
@@ -235,11 +229,9 @@ def platforms() -> list[Platform]:
                "X_ACCESS_TOKEN_SECRET": "e2e-x-access-secret-6Pw3"}),
         Reddit("reddit", brand_handle="acme_care", customer="ola_nordmann",
                env={"REDDIT_CLIENT_ID": "e2e-reddit-client-1Vb7", "REDDIT_CLIENT_SECRET": "e2e-reddit-secret-8Ky4",
-                    "REDDIT_USERNAME": "acme_care", "REDDIT_PASSWORD": "e2e-reddit-password-3Nf6"},
-               defects={"csat_recorded": RATING_NEVER_READ}),
+                    "REDDIT_USERNAME": "acme_care", "REDDIT_PASSWORD": "e2e-reddit-password-3Nf6"}),
         Mastodon("mastodon", brand_handle=f"acme@{MASTODON_DOMAIN}", customer="kim",
-                 env={"MASTODON_ACCESS_TOKEN": "e2e-mastodon-token-5Rg9"},
-                 defects={"csat_recorded": RATING_OWN_THREAD}),
+                 env={"MASTODON_ACCESS_TOKEN": "e2e-mastodon-token-5Rg9"}),
         Bluesky("bluesky", brand_handle="acme.bsky.social", customer="minji.bsky.social",
                 env={"BLUESKY_APP_PASSWORD": "e2e1-bsky-app2-pw7x"}),
     ]
