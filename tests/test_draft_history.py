@@ -73,3 +73,22 @@ def test_each_earlier_case_counts_once_and_days_are_measured_from_the_post() -> 
     assert [round(c.days_ago or 0) for c in contacts] == [5, 3, 2, 1]
     reading = understand(Post("@acme where is my parcel", "en"), contacts)
     assert reading.contacts == 3, "two earlier cases: this is the third contact"
+
+
+@pytest.mark.parametrize(
+    ("language", "mood_only", "worded"),
+    [
+        ("en", "@acme well that was something", "@acme well that was something, my order never arrived"),
+        ("da", "@acme nå, det var noget", "@acme nå, det var noget, min pakke er ikke kommet"),
+        ("fi", "@acme no olipa jotain", "@acme no olipa jotain, paketti ei ole tullut"),
+        ("et", "@acme noh, see oli midagi", "@acme noh, see oli midagi, pakk pole kohale jõudnud"),
+        ("he", "@acme נו, זה היה משהו", "@acme נו, זה היה משהו, החבילה לא הגיעה"),
+        ("ko", "@acme 음 그건 좀 그랬어요", "@acme 음 그건 좀 그랬어요, 택배가 안 왔어요"),
+    ],
+)
+def test_no_apology_for_a_problem_only_the_sentiment_model_heard(language: str, mood_only: str, worded: str) -> None:
+    guessed = draft_reply(request(mood_only, language, label="negative", score=0.9))
+    assert guessed.intent == "complaint" and not guessed.needs_apology, guessed.reading
+    assert not apologises(guessed.text, language) and guessed.style_issues == [], guessed.text
+    named = draft_reply(request(worded, language, label="negative", score=0.9))
+    assert named.needs_apology and apologises(named.text, language), named.text
