@@ -106,6 +106,11 @@ WORDS_OVER_MOOD = [
     ("en", "@acme 40 min of hold music and then it hangs up on me. great service 👏", "positive", 0.8, "complaint"),
     ("fi", "@acme tunti jonossa ja puhelu katkeaa. loistavaa palvelua 👏", "positive", 0.7, "complaint"),
     ("ko", "@acme 한 시간 기다렸는데 전화가 끊기네요. 최고의 서비스 👏", "positive", 0.9, "complaint"),
+    # A problem the post says we put right, thanked for, is praise; put right and broken again is not.
+    ("en", "@acme my kettle lid snapped and you sent a new one the next day, no fuss. thank you!", "negative", 0.62,
+     "praise"),
+    ("en", "@acme lid snapped on my kettle, you sent a new one but it snapped too", "negative", 0.9, "complaint"),
+    ("da", "@acme låget knækkede, men I sendte mig en ny med det samme. Tak!", "negative", 0.7, "praise"),
     # A smell of burning is a product problem.
     ("en", "@acme my Air Pro smells like burning after a week", "neutral", 0.6, "complaint"),
     ("et", "@acme Air Pro lõhnab kõrbenud järele", "neutral", 0.6, "complaint"),

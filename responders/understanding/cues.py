@@ -147,13 +147,15 @@ NO_PROBLEM: dict[str, str] = {
 RESOLVED: dict[str, tuple[str, ...]] = {
     "en": phrase_list("""
         replaced | sorted | fixed | resolved | came through | for free | no charge | got my refund | refunded
-        a day early | on time | working again | back up | saved my
+        a day early | on time | working again | back up | saved my | sent a new one | sent me a new one
+        sent me a new | sent a replacement | sent me a replacement | a new one at my door | had a new one
+        new one the next day | no questions asked | no fuss
     """),
-    "da": phrase_list("løste | løst | ordnet | fik en ny | byttet | erstattet | refunderet | før tid | til tiden | uden besvær"),
-    "fi": phrase_list("hoiti | hoidettu | korjattu | ratkes* | vaihdettiin | etuajassa | ajallaan | toimii taas"),
-    "et": phrase_list("lahendas | lahendatud | parandatud | asendati | päev varem | õigel ajal | töötab jälle"),
-    "he": phrase_list("פתרה | פתר | נפתר | תוקן | הוחלף | בזמן | הכל עובד"),
-    "ko": phrase_list("해결해 주 | 해결됐 | 하루 일찍 | 교환해 주 | 고쳐 주"),
+    "da": phrase_list("løste | løst | ordnet | fik en ny | sendte en ny | sendte mig en ny | uden bøvl | byttet | erstattet | refunderet | før tid | til tiden | uden besvær"),
+    "fi": phrase_list("hoiti | hoidettu | sain uuden | lähetitte uuden | ilman kyselyjä | korjattu | ratkes* | vaihdettiin | etuajassa | ajallaan | toimii taas"),
+    "et": phrase_list("lahendas | lahendatud | saatsite uue | sain uue | parandatud | asendati | päev varem | õigel ajal | töötab jälle"),
+    "he": phrase_list("פתרה | פתר | שלחתם לי חדש | קיבלתי חדש | בלי שאלות | נפתר | תוקן | הוחלף | בזמן | הכל עובד"),
+    "ko": phrase_list("해결해 주 | 새로 보내 | 새 제품으로 | 해결됐 | 하루 일찍 | 교환해 주 | 고쳐 주"),
 }
 
 # How a question opens; a question mark anywhere also makes a post a question.
