@@ -297,3 +297,17 @@ def test_any_text_is_read_without_raising(text: str, language: str | None) -> No
     assert reading.intent in INTENTS
     assert reading.category in CATEGORIES
     assert reading.contacts >= 2
+
+
+@pytest.mark.parametrize(
+    ("language", "post"),
+    [
+        ("en", "@acme my Air Pro smells like burning plastic after a week"),
+        ("fi", "@acme Air Pro haisee palaneelta, uskallanko edes käyttää?"),
+        ("he", "@acme ה-Air Pro שלי מריח כמו פלסטיק שרוף"),
+        ("ko", "@acme Air Pro에서 타는 냄새가 나요"),
+    ],
+)
+def test_a_burning_smell_is_a_safety_problem(language: str, post: str) -> None:
+    reading = read(post, language)
+    assert (reading.intent, reading.category, reading.detail) == ("complaint", "product", "safety")  # type: ignore[attr-defined]
