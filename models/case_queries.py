@@ -160,22 +160,31 @@ class ToDraft:
     language: str | None
     author_handle: str
     author_name: str | None
+    author_id: int = 0
+    created_at: datetime | None = None
+    lane: str = "complaint"
+    label: str | None = None
+    score: float = 0.0
 
 
 def cases_to_draft(engine: Engine, *, limit: int) -> list[ToDraft]:
-    """Cases waiting for a reply whose root mention has no reply draft yet (and is not quarantined)."""
+    """Cases waiting for a reply whose root mention has no reply draft yet (and is not quarantined), with the
+    case's lane and the root post's sentiment (None: not scored)."""
     with reading(engine) as connection:
         rows = connection.execute(
             select(CASE.c.id, MENTION.c.id.label("mention_id"), MENTION.c.platform, CASE.c.brand,
-                   MENTION.c.text, MENTION.c.language, AUTHOR.c.handle, AUTHOR.c.name)
+                   MENTION.c.text, MENTION.c.language, AUTHOR.c.handle, AUTHOR.c.name, CASE.c.author_id,
+                   MENTION.c.created_at, CASE.c.lane, SENTIMENT.c.label, SENTIMENT.c.score)
             .join(MENTION, MENTION.c.id == CASE.c.root_mention_id)
             .join(AUTHOR, AUTHOR.c.id == CASE.c.author_id)
+            .outerjoin(SENTIMENT, SENTIMENT.c.mention_id == MENTION.c.id)
             .outerjoin(DRAFT, and_(DRAFT.c.mention_id == MENTION.c.id, DRAFT.c.kind == "reply"))
             .where(CASE.c.state.in_(WAITING), DRAFT.c.id.is_(None), MENTION.c.quarantined_at.is_(None))
             .order_by(CASE.c.id)
             .limit(limit)
         )
-        return [ToDraft(r.id, r.mention_id, r.platform, r.brand, r.text, r.language, r.handle, r.name) for r in rows]
+        return [ToDraft(r.id, r.mention_id, r.platform, r.brand, r.text, r.language, r.handle, r.name, r.author_id,
+                        r.created_at, r.lane or "complaint", r.label, float(r.score or 0.0)) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)

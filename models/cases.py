@@ -103,14 +103,16 @@ def _event(connection: Connection, case_id: int, change: Transition, now: dateti
 
 def open_case_in(connection: Connection, *, brand: str, platform: str, author_id: int, root_mention_id: int,
                  conversation_id: str | None, category: str, language: str | None, prior_complaints: int,
-                 deadline: datetime, now: datetime) -> int:
-    """Open a case for a complaint (state ``open`` and its ``complaint`` event), in the caller's transaction."""
+                 deadline: datetime, now: datetime, lane: str = "complaint") -> int:
+    """Open a case (state ``open`` and its opening event), in the caller's transaction. ``lane``: "complaint"
+    (a problem to answer, the default) or "praise" (a thank-you to send; never an apology)."""
     opened = case_states.opening()
     case_id = int(connection.execute(
         insert_for(connection, CASE).returning(CASE.c.id),
         {"brand": brand, "platform": platform, "author_id": author_id, "root_mention_id": root_mention_id,
          "conversation_id": conversation_id, "state": opened.to_state, "category": category, "language": language,
-         "prior_complaints": prior_complaints, "opened_at": now, "deadline_at": deadline, "updated_at": now},
+         "prior_complaints": prior_complaints, "opened_at": now, "deadline_at": deadline, "updated_at": now,
+         "lane": lane},
     ).scalar_one())
     _event(connection, case_id, opened, now, root_mention_id)
     return case_id

@@ -34,8 +34,10 @@ class OutboxError(Exception):
 
 
 def record_draft(engine: Engine, *, case_id: int, mention_id: int, language: str, category: str, text: str,
-                 quote: str, agent: str, style_issues: Sequence[dict[str, str]], now: datetime | None = None) -> bool:
-    """Store a reply draft; False when the mention already has one (drafting is never done twice)."""
+                 quote: str, agent: str, style_issues: Sequence[dict[str, str]], now: datetime | None = None,
+                 intent: str | None = None) -> bool:
+    """Store a reply draft (``intent``: what the drafter read the post as); False when the mention already has
+    one (drafting is never done twice)."""
     now = now or utcnow()
     with writing(engine) as connection:
         inserted = connection.execute(
@@ -43,7 +45,7 @@ def record_draft(engine: Engine, *, case_id: int, mention_id: int, language: str
             .returning(DRAFT.c.id),
             {"case_id": case_id, "mention_id": mention_id, "kind": "reply", "status": "draft", "language": language,
              "category": category, "text": text, "quote": quote, "agent": agent, "style_issues": list(style_issues),
-             "created_at": now, "updated_at": now},
+             "created_at": now, "updated_at": now, "intent": intent},
         ).first()
         return inserted is not None
 

@@ -61,13 +61,15 @@ def mentions_to_triage(engine: Engine, *, limit: int) -> list[ToTriage]:
 
 
 def count_prior_complaints(connection: Connection, *, author_id: int, before: datetime, since: datetime) -> int:
-    """Cases this author opened between ``since`` and ``before``."""
+    """Complaint cases this author opened between ``since`` and ``before`` (a thank-you in the praise lane is
+    no earlier complaint)."""
     return int(
         connection.execute(
             select(func.count())
             .select_from(CASE)
             .join(MENTION, MENTION.c.id == CASE.c.root_mention_id)
-            .where(CASE.c.author_id == author_id, MENTION.c.created_at >= since, MENTION.c.created_at < before)
+            .where(CASE.c.author_id == author_id, CASE.c.lane == "complaint", MENTION.c.created_at >= since,
+                   MENTION.c.created_at < before)
         ).scalar_one()
     )
 
@@ -100,13 +102,15 @@ def record_triage(
     deadline: datetime,
     repeat_window: timedelta,
     now: datetime | None = None,
+    lane: str = "complaint",
 ) -> tuple[int | None, bool]:
     """Record the triage of one mention; a complaint joins the author's case in its thread or opens one.
 
     Returns (case id, whether it was opened now). A post in the thread of the author's active case joins that
     case whatever its sentiment (a "thanks, fixed!" is how a case gets resolved); any other post that is no
     complaint stays out of cases. Only the first triage of a mention counts: a concurrent second one finds
-    it already triaged and changes nothing.
+    it already triaged and changes nothing. ``lane="praise"`` opens a praise-lane case for a post that is no
+    complaint (a thank-you to draft), unless the post joins its author's case in the thread.
     """
     now = now or utcnow()
     with writing(engine) as connection:
@@ -118,7 +122,8 @@ def record_triage(
         if claimed.rowcount != 1:
             return None, False
         case_id = _thread_case(connection, item)
-        if case_id is None and not complaint:
+        praise = lane == "praise" and not complaint
+        if case_id is None and not complaint and not praise:
             return None, False
         opened = case_id is None
         if case_id is None:
@@ -128,6 +133,7 @@ def record_triage(
             case_id = open_case_in(
                 connection, brand=item.brand, platform=item.platform, author_id=item.author_id,
                 root_mention_id=item.mention_id, conversation_id=item.conversation_id, category=category,
-                language=item.language, prior_complaints=prior, deadline=deadline, now=now)
+                language=item.language, prior_complaints=prior, deadline=deadline, now=now,
+                lane="praise" if praise else "complaint")
         connection.execute(update(MENTION).where(MENTION.c.id == item.mention_id).values(case_id=case_id))
         return int(case_id), opened

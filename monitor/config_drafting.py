@@ -51,7 +51,9 @@ class DraftingSettings(Section):
         "guarded, the template draft used when it fails.",
     )
     praise: Literal["thank", "record"] = Field(
-        "thank", description="Praise never opens a case: thank drafts a thank-you in the praise lane, record only counts it."
+        "thank",
+        description="Praise never opens a complaint case: thank opens a praise-lane case with a thank-you draft, "
+        "record only records it.",
     )
     base_url: str = Field(
         "http://127.0.0.1:11434/v1",

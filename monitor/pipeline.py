@@ -23,6 +23,7 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from models.case_queries import ToDraft, cases_to_draft
+from models.history import EarlierPost, customer_history
 from models.outbox import record_draft
 from models.quarantine import quarantine_mention
 from models.sentiments import ScoreRecord, ToScore, mentions_to_score, record_sentiments
@@ -33,11 +34,11 @@ from monitor.poller import log_bad, store_fetched
 from monitor.scoring import Scorer
 from monitor.scoring.language import detect_languages
 from monitor.sources.base import BadRecord, Source
-from monitor.triage import is_complaint
+from monitor.triage import triage
 from monitor.urgency import severity_hits
 from responders.drafting import DraftRequest, facts_for, make_drafter
 from responders.drafting.backends import Drafter
-from responders.understanding import Post, understand
+from responders.understanding import EarlierContact, Post, understand
 
 log = logging.getLogger("closeloop.pipeline")
 
@@ -58,6 +59,7 @@ class IngestReport:
     scored_by: Counter[str] = field(default_factory=Counter)
     complaints: int = 0
     cases_opened: int = 0
+    praise: int = 0
     drafts: int = 0
     quarantined: int = 0
 
@@ -195,28 +197,34 @@ def _brand_handles(settings: Settings, brand: str) -> set[str]:
     return {h.lower().lstrip("@") for h in handles.present().values()}
 
 
-def _triage_one(engine: Engine, settings: Settings, item: ToTriage, *, now: datetime | None) -> tuple[bool, bool]:
-    """(complaint, case opened) for one mention, recorded."""
+def _triage_one(engine: Engine, settings: Settings, item: ToTriage, *, now: datetime | None) -> tuple[bool, bool, bool]:
+    """(complaint, case opened, praise) for one mention, recorded.
+
+    Praise never opens a complaint case: with ``drafting.praise = "thank"`` it opens a case in the praise lane
+    (drafted as a thank-you, never an apology); with ``"record"`` it is only recorded (triaged, no case).
+    """
     hits = severity_hits(item.text, item.language, settings.ranking.severity_words)
     brand = settings.brand(item.brand)
     reading = understand(Post(item.text, item.language or brand.default_language, item.label, item.score),
                          catalogue=brand.facts.products)
     category = reading.category
-    complaint = is_complaint(
+    decision = triage(
+        intent=reading.intent,
         label=item.label,
         score=item.score,
         cues=hits,
         negative_threshold=settings.scoring.negative_threshold,
         from_brand=item.author_handle.lower() in _brand_handles(settings, item.brand),
-        intent=reading.intent,
         category=category,
     )
+    praise = decision.lane == "praise"
     _case_id, opened = record_triage(
-        engine, item=item, complaint=complaint, category=category,
+        engine, item=item, complaint=decision.opens_case, category=category,
         deadline=item.created_at + timedelta(minutes=settings.app.response_target_minutes),
         repeat_window=timedelta(days=settings.ranking.repeat_window_days), now=now,
+        lane="praise" if praise and settings.drafting.praise == "thank" else "complaint",
     )
-    return complaint, opened
+    return decision.opens_case, opened and not praise, praise
 
 
 def triage_pending(engine: Engine, settings: Settings, *, now: datetime | None = None, limit: int = TRIAGE_BATCH,
@@ -227,18 +235,20 @@ def triage_pending(engine: Engine, settings: Settings, *, now: datetime | None =
     from, a brand gone from the config) is quarantined (``triage``) and the others go on.
     """
     pending = mentions_to_triage(engine, limit=limit)
-    complaints = opened = 0
+    complaints = opened = praised = 0
 
     def attempt(item: ToTriage) -> None:
-        nonlocal complaints, opened
-        complaint, was_opened = _triage_one(engine, settings, item, now=now)
+        nonlocal complaints, opened, praised
+        complaint, was_opened, praise = _triage_one(engine, settings, item, now=now)
         complaints += complaint
         opened += was_opened
+        praised += praise
 
     failures = isolate_each(pending, attempt)
     quarantined = _quarantine(engine, "triage", [(item.mention_id, exc) for item, exc in failures])
     if report is not None:
         report.quarantined += quarantined
+        report.praise += praised
     return len(pending), complaints, opened
 
 
@@ -248,8 +258,33 @@ def choose_agent(settings: Settings, language: str | None, case_id: int) -> Agen
     return speakers[case_id % len(speakers)]
 
 
+def earlier_contacts(posts: Sequence[EarlierPost], *, now: datetime | None) -> tuple[EarlierContact, ...]:
+    """The drafter's view of a customer's earlier posts: each case counts once (its earliest post carries the
+    case's state and category; later posts in it are plain posts), ``days_ago`` measured from ``now``."""
+    seen: set[int] = set()
+    contacts: list[EarlierContact] = []
+    for post in sorted(posts, key=lambda p: (p.created_at, p.mention_id)):
+        first_of_case = post.case_id is not None and post.case_state is not None and post.case_id not in seen
+        if post.case_id is not None:
+            seen.add(post.case_id)
+        days = (now - post.created_at).total_seconds() / 86400 if now is not None else None
+        contacts.append(EarlierContact(
+            text=post.text, platform=post.platform, days_ago=max(days, 0.0) if days is not None else None,
+            case_state=post.case_state if first_of_case else None,
+            category=post.case_category if first_of_case else None, language=post.language,
+        ))
+    return tuple(contacts)
+
+
 def _draft_one(engine: Engine, settings: Settings, item: ToDraft, drafter: Drafter) -> bool:
     brand = settings.brand(item.brand)
+    history: tuple[EarlierContact, ...] = ()
+    if item.created_at is not None:
+        history = earlier_contacts(
+            customer_history(engine, author_id=item.author_id, handle=item.author_handle, before=item.created_at,
+                             mention_id=item.mention_id, case_id=item.case_id),
+            now=item.created_at,
+        )
     agent = choose_agent(settings, item.language or brand.default_language, item.case_id)
     result = drafter(
         DraftRequest(
@@ -262,14 +297,18 @@ def _draft_one(engine: Engine, settings: Settings, item: ToDraft, drafter: Draft
             agent_name=agent.name,
             agent_signature=agent.signature,
             default_language=brand.default_language,
+            label=item.label,
+            score=item.score,
+            history=history,
             facts=facts_for(brand),
             seed=item.case_id,
+            lane=item.lane,
         )
     )
     return record_draft(
         engine, case_id=item.case_id, mention_id=item.mention_id, language=result.language,
         category=result.category, text=result.text, quote=result.quote, agent=agent.name,
-        style_issues=[{"code": i.code, "message": i.message} for i in result.style_issues],
+        style_issues=[{"code": i.code, "message": i.message} for i in result.style_issues], intent=result.intent,
     )
 
 

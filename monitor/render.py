@@ -70,7 +70,8 @@ def render_report(console: Console, report: IngestReport, *, source: str) -> Non
         Text(
             f"{source}: read {report.read}, new {report.new}, edited {report.edited}, duplicates {report.duplicates}, "
             f"bad lines {len(report.bad)}; scored {sum(report.scored_by.values())} ({models}); "
-            f"complaints {report.complaints}, cases opened {report.cases_opened}, drafts {report.drafts}"
+            f"complaints {report.complaints}, cases opened {report.cases_opened}, praise {report.praise}, "
+            f"drafts {report.drafts}"
         ),
         soft_wrap=True,
     )

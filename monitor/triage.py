@@ -1,8 +1,8 @@
 """Which mentions open a case: a pure decision over what the post wants (its intent), its sentiment and cues.
 
 Three lanes: ``case`` (a complaint, or a question, that needs a reply from a person), ``praise`` (thanks to
-record, and to answer with a thank-you where ``drafting.praise = "thank"``; never an apology case) and
-``none``. Until the praise lane has storage, a praise post opens nothing.
+record, and to answer with a thank-you where ``drafting.praise = "thank"``: the pipeline opens a case in the
+praise lane, ``case.lane = "praise"``, drafted as a thank-you; never an apology case) and ``none``.
 """
 
 from __future__ import annotations

@@ -47,7 +47,9 @@ def test_ingest_then_queue_json(config: Path, tmp_path: Path, database_url: str)
     queue = closeloop("--config", str(config), "queue", "--json", env=env)
     assert queue.returncode == 0, queue.stderr
     items = json.loads(queue.stdout)
-    assert len(items) == 3
+    assert len(items) == 4, "three complaint cases and a thank-you to the praise in the praise lane"
+    [thanks] = [i for i in items if i["author_handle"] == "happy"]
+    assert not any(w in thanks["draft"]["text"].casefold() for w in ("sorry", "apolog")), thanks["draft"]["text"]
     for item in items:
         assert {"case_id", "mention_id", "platform", "author_handle", "text", "language", "sentiment", "urgency",
                 "deadline", "draft"} <= set(item)

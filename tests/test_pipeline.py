@@ -66,18 +66,27 @@ def count(engine: Engine, table: Any) -> int:
         return connection.execute(select(func.count()).select_from(table)).scalar_one()
 
 
+def case_lanes(engine: Engine) -> dict[int, str]:
+    with engine.connect() as connection:
+        return {r.id: r.lane for r in connection.execute(select(Case.id, Case.lane))}  # type: ignore[call-overload]
+
+
 def test_a_replay_file_becomes_a_ranked_queue_of_personal_drafts(engine: Engine, settings: Settings, tmp_path: Path) -> None:
     report = run(engine, settings, write(tmp_path / "m.jsonl", POSTS))
     assert (report.read, report.new, report.duplicates, report.bad) == (6, 6, 0, [])
     assert sum(report.scored_by.values()) == 6
     assert set(report.scored_by) <= {"lexicon:vader", "none"}
 
-    queue = load_queue(engine, settings, now=NOW)
+    lanes = case_lanes(engine)
+    everything = load_queue(engine, settings, now=NOW)
+    queue = [item for item in everything if lanes[item.row.case_id] == "complaint"]
     by_handle = {item.row.author_handle: item for item in queue}
     # Jane's first complaint and its follow-up are one case; her double charge is a second case.
     assert sorted(by_handle) == ["aino_k", "jane_doe"]
     assert len(queue) == 3 and report.cases_opened == 3
-    assert "happy" not in by_handle and "acme" not in by_handle, "praise and our own posts open no case"
+    assert "happy" not in by_handle and "acme" not in by_handle, "praise and our own posts open no complaint case"
+    [thanks] = [item for item in everything if lanes[item.row.case_id] == "praise"]
+    assert thanks.row.author_handle == "happy" and report.praise == 1, "praise gets a thank-you in the praise lane"
 
     first = next(i for i in queue if i.row.text.startswith("@acme my order"))
     assert "mentions refund" in first.urgency.reasons

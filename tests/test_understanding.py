@@ -86,6 +86,57 @@ def test_a_confident_sentiment_label_is_one_cue(label: str, score: float, post: 
     assert read(post, label=label, score=score).intent == intent  # type: ignore[attr-defined]
 
 
+# Words outvote the model's mood, in each language: (language, post, label, score, intent).
+WORDS_OVER_MOOD = [
+    # A denied problem is praise, even when the model hears "problem" and says negative.
+    ("en", "@acme not one issue in five years of ordering from you, keep going", "negative", 0.9, "praise"),
+    ("da", "@acme har aldrig haft nogen problemer med jer", "negative", 0.8, "praise"),
+    ("fi", "@acme ei ikinä mitään ongelmia teidän kanssa 👌", "negative", 0.7, "praise"),
+    ("et", "@acme pole kunagi mingeid probleeme olnud, aitäh", "negative", 0.8, "praise"),
+    ("he", "@acme אין לי שום בעיה איתכם, תודה", "negative", 0.9, "praise"),
+    ("ko", "@acme 몇 년째 쓰는데 문제 하나도 없어요 감사해요", "negative", 0.9, "praise"),
+    # A plain question is a question, however negative the model reads it.
+    ("et", "@acme kas saab tellimusele kingipakendi lisada?", "negative", 0.85, "question"),
+    ("ko", "@acme 선물 포장도 되나요?", "negative", 0.9, "question"),
+    ("he", "@acme אפשר לשלם בביט?", "negative", 0.8, "question"),
+    # A mildly positive mood alone is no praise; a sure one is.
+    ("da", "kigger på @acme's nye katalog i aften", "positive", 0.6, "other"),
+    ("da", "kigger på @acme's nye katalog i aften", "positive", 0.9, "praise"),
+    # Sarcasm: a problem named and then "great service" is a complaint, whatever the label.
+    ("en", "@acme 40 min of hold music and then it hangs up on me. great service 👏", "positive", 0.8, "complaint"),
+    ("fi", "@acme tunti jonossa ja puhelu katkeaa. loistavaa palvelua 👏", "positive", 0.7, "complaint"),
+    ("ko", "@acme 한 시간 기다렸는데 전화가 끊기네요. 최고의 서비스 👏", "positive", 0.9, "complaint"),
+    # A problem the post says we put right, thanked for, is praise; put right and broken again is not.
+    ("en", "@acme my kettle lid snapped and you sent a new one the next day, no fuss. thank you!", "negative", 0.62,
+     "praise"),
+    ("en", "@acme lid snapped on my kettle, you sent a new one but it snapped too", "negative", 0.9, "complaint"),
+    ("da", "@acme låget knækkede, men I sendte mig en ny med det samme. Tak!", "negative", 0.7, "praise"),
+    # A smell of burning is a product problem.
+    ("en", "@acme my Air Pro smells like burning after a week", "neutral", 0.6, "complaint"),
+    ("et", "@acme Air Pro lõhnab kõrbenud järele", "neutral", 0.6, "complaint"),
+]
+
+
+@pytest.mark.parametrize(("language", "post", "label", "score", "intent"), WORDS_OVER_MOOD)
+def test_words_outvote_the_sentiment_model(language: str, post: str, label: str, score: float, intent: str) -> None:
+    reading = read(post, language, label=label, score=score)
+    assert reading.intent == intent, reading.reasons  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("language", "post", "category"),
+    [
+        ("en", "@acme the verification code never comes so I can't sign up", "account"),
+        ("fi", "@acme vahvistusviesti ei tule, en pääse rekisteröitymään", "account"),
+        ("ko", "@acme 업데이트하고 앱이 흰 화면만 떠요", "outage"),
+        ("da", "@acme kan man købe et nyt låg til kanden separat?", "product"),
+        ("he", "@acme המכשיר מריח כמו שרוף", "product"),
+    ],
+)
+def test_categories_named_without_the_usual_words(language: str, post: str, category: str) -> None:
+    assert read(post, language).category == category  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     ("language", "post", "detail"),
     [
@@ -246,3 +297,17 @@ def test_any_text_is_read_without_raising(text: str, language: str | None) -> No
     assert reading.intent in INTENTS
     assert reading.category in CATEGORIES
     assert reading.contacts >= 2
+
+
+@pytest.mark.parametrize(
+    ("language", "post"),
+    [
+        ("en", "@acme my Air Pro smells like burning plastic after a week"),
+        ("fi", "@acme Air Pro haisee palaneelta, uskallanko edes käyttää?"),
+        ("he", "@acme ה-Air Pro שלי מריח כמו פלסטיק שרוף"),
+        ("ko", "@acme Air Pro에서 타는 냄새가 나요"),
+    ],
+)
+def test_a_burning_smell_is_a_safety_problem(language: str, post: str) -> None:
+    reading = read(post, language)
+    assert (reading.intent, reading.category, reading.detail) == ("complaint", "product", "safety")  # type: ignore[attr-defined]

@@ -7,6 +7,8 @@ sandboxed templates: post text, names and facts only ever reach them as variable
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from responders.drafting.compose import compose
 from responders.drafting.plan import Plan, plan_reply
 from responders.drafting.promises import promise_issues
@@ -21,11 +23,14 @@ from responders.understanding import Post, Reading, understand
 def read_request(request: DraftRequest, language: str) -> Reading:
     """The reading of ``request``'s post with its history (read in the post's own language when known)."""
     facts = request.brand_facts()
-    return understand(
+    reading = understand(
         Post(request.post_text, request.language or language, request.label, request.score),
         request.history,
         catalogue=facts.products,
     )
+    if request.lane == "praise" and reading.intent != "praise":
+        reading = replace(reading, intent="praise", reasons=(*reading.reasons, "praise lane"))
+    return reading
 
 
 def seed_of(request: DraftRequest) -> int | str:

@@ -143,10 +143,15 @@ def plan_reply(reading: Reading, facts: BrandFacts, *, quote: str = "", earlier_
         extras.insert(0, "escalate")
     opener = "repeat" if reading.repeat else "complaint"
     use_quote = bool(quote) and not reading.repeat and reading.category in ("general", "service")
+    # Read as a complaint from the sentiment model's mood alone (no problem in words, no earlier case): we
+    # thank and look into it rather than apologise for a problem nobody named (it may be praise misread).
+    mood_only = not reading.repeat and bool(reading.reasons) and all(r.startswith("label:") for r in reading.reasons)
+    if mood_only:
+        opener, use_quote = "noted", False
     return Plan(
         intent, _problem_key(reading), "complaint_quoted" if use_quote else opener, tried=tried,
         steps=tuple(steps), extras=tuple(extras), use_quote=use_quote,
-        asks_private=any(s in PRIVATE_STEPS for s in steps), needs_apology=True,
+        asks_private=any(s in PRIVATE_STEPS for s in steps), needs_apology=not mood_only,
         priority="high" if high else "normal", variables=variables,
     )
 

@@ -39,6 +39,8 @@ class DraftRequest:
     gave the post (``label``/``score``), the customer's ``history`` (earlier posts and cases on any platform,
     as plain data), the brand's public ``facts`` (None: only the brand's name is known), and ``seed`` (the
     case id), which picks the phrasing so one case always reads the same and neighbouring cases differ.
+    ``lane`` is the case's lane: a "praise" case is always answered as praise (a thank-you, never an apology),
+    whatever a second reading of the post would say.
     """
 
     platform: str
@@ -55,6 +57,7 @@ class DraftRequest:
     history: tuple[EarlierContact, ...] = ()
     facts: BrandFacts | None = None
     seed: int | str | None = None
+    lane: str | None = None
 
     def brand_facts(self) -> BrandFacts:
         if self.facts is None:

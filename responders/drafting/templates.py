@@ -26,7 +26,7 @@ PROBLEMS = (
     "delivery", "delivery_delivered", "billing_refund", "billing_charge", "account", "account_hacked", "outage",
     "product", "product_safety", "service", "general",
 )
-OPENERS = ("complaint", "complaint_quoted", "repeat", "brief", "question", "praise", "other")
+OPENERS = ("complaint", "complaint_quoted", "repeat", "brief", "question", "praise", "other", "noted")
 TRIED = ("called", "emailed", "messaged", "chat", "ticket", "selfhelp")
 STEPS = (
     "delivery_chase", "delivery_ask", "refund_check", "refund_ask", "charge_check", "charge_ask", "account_ask",

@@ -294,6 +294,33 @@ KEYWORDS: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     },
 }
 
+# Strong keywords added for what customers name without the usual words: signing up and verification mail
+# (account), a blank or white screen (outage), a smell of burning and spare parts (product).
+_MORE_STRONG: dict[str, dict[str, str]] = {
+    "en": {"account": "verification | verify | sign up | signing up | signup | register*",
+           "outage": "white screen | blank screen | black screen | 502 | 503 | 500 error",
+           "product": "smell* | burning | carafe* | jug | lid | spare part* | replacement part* | sold separately"},
+    "da": {"account": "bekræftelse* | verificer* | oprette mig | oprette en konto | tilmeld* | registrer*",
+           "outage": "hvid skærm | sort skærm | blank skærm",
+           "product": "lugter | lugt | brændt | kande | låg | reservedel*"},
+    "fi": {"account": "vahvistus* | rekisteröi* | tunnuksen luonti | luoda tili",
+           "outage": "valkoinen näyttö | valkoinen ruutu | musta ruutu",
+           "product": "haisee | haju | palanee* | palaneelta | kannu* | kansi | varaos*"},
+    "et": {"account": "kinnitus* | registreeru* | konto loomine",
+           "outage": "valge ekraan | must ekraan",
+           "product": "lõhna* | kõrbe* | kannu | kann | kaas | varuosa*"},
+    "he": {"account": "אימות | הרשמה | להירשם | נרשמ*",
+           "outage": "מסך לבן | מסך שחור",
+           "product": "מריח | ריח | שרוף | קנקן | מכסה | חלקי חילוף"},
+    "ko": {"account": "인증 | 가입 | 회원가입",
+           "outage": "흰 화면 | 하얀 화면 | 검은 화면",
+           "product": "냄새 | 타는 | 주전자 | 뚜껑 | 부품 | 따로 파"},
+}
+for _language, _extra in _MORE_STRONG.items():
+    for _category, _phrases in _extra.items():
+        _strong, _weak = KEYWORDS[_language][_category]
+        KEYWORDS[_language][_category] = (_strong + phrase_list(_phrases), _weak)
+
 
 def category_scores(text: str, language: str) -> dict[str, int]:
     """Each category's keyword weight in ``text``.

@@ -31,6 +31,8 @@ PROBLEM: dict[str, tuple[str, ...]] = {
         not here | days straight | weeks straight | for days | for weeks | weeks waiting | days waiting | waiting for
         i was home | was promised | promised | no sound | charged for | instead of | is there a human | not yet |
         at random | randomly | twice now | keeps cancelling | cancels my | 😡 | 😤 | 🤬 | 👎 | 😠 | 🙄 | 😞
+        hangs up | hung up | hang up | line dropped | call dropped | dropped the call | 502 | white screen
+        smells like burning | smelling like burning | smell of burning | burning | burnt | smoke | been trying | keep trying | straight to nowhere | goes nowhere
     """),
     "da": phrase_list("""
         ikke kommet | ikke modtaget | stadig ikke | stadig ingen | stadig ingenting | hvor er min | hvor er mine
@@ -42,6 +44,8 @@ PROBLEM: dict[str, tuple[str, ...]] = {
         larmer | skaller af | uden varsel | ikke engang | lovede | lovet | stadig | logger mig ud | går til banken
         ikke god | ikke godt | ikke ok | ikke okay | er her ikke | ikke her | ingen lyd | opkrævet mig | ikke endnu
         hvad sker der | knækket | anbefaler ikke | kan ikke anbefale | tålmodighed | håbløst | håbløs
+        lagde på | afbrudt | bliver afbrudt | hvid skærm | kommer aldrig
+        lugter af brændt | brændt plastik | røg | har prøvet
     """),
     "fi": phrase_list("""
         ei ole vieläkään | vieläkään | ei ole tullut | ei tullut | ei tule | ei toimi | ei vastaa | ole vastannut
@@ -52,6 +56,8 @@ PROBLEM: dict[str, tuple[str, ...]] = {
         ei enää ikinä | taas | edelleen | miksi | kolmas kerta | ongelma* | ilman syytä | ilman ilmoitusta
         räminä* | lakkasi | kukaan ei | eikä kukaan | tyhjä | haluan rahani | ei hyvä | ei kovin hyvä
         kuulunut mitään | ei ääntä | käsittelyssä | ei vielä | mitä tapahtuu | en suosittele | hermo
+        katkeaa | puhelu katkesi | valkoinen näyttö
+        palaneelta | palanut | savua | yritin
     """),
     "et": phrase_list("""
         pole ikka | ikka veel | pole siiani | siiani | pole kohale | ei ole kohale | kus see on | kus mu | kadunud
@@ -61,6 +67,8 @@ PROBLEM: dict[str, tuple[str, ...]] = {
         mitte kunagi enam | jälle | miks | kolmandat korda | probleem* | ilma põhjuseta | ilma teavitamata
         müriseb | lakkas | ei soovita | keegi ei | keegi pole | tahan oma raha | ei saa | pole midagi
         pole hea | ei ole hea | ikka | heli pole | veel mitte | mis toimub | kannatus
+        katkeb | valge ekraan | ei tule
+        kõrbenud | suitsu | proovisin
     """),
     "he": phrase_list("""
         לא הגיע* | עדיין לא | עדיין | איפה | נעלם* | שבור* | קרוע* | קורס* | קרסה | נפל | למטה | לא עובד*
@@ -69,6 +77,8 @@ PROBLEM: dict[str, tuple[str, ...]] = {
         נורא | מאוכזב* | מעצבן | מגוחך | אף פעם לא | שוב | למה | הפעם השלישית | בעיה | בלי סיבה | בלי הודעה
         מרעיש | הפסיק* | התקלקל | אי אפשר | לא יכול | לא יכולה | תחזירו לי | לא טוב
         עוד לא | לא מגיע* | אין קול | שהחזרתי | חשבונית על | מה קורה | לא ממליץ | לא ממליצה | סבלנות
+        מתנתקת | ניתקו | ניתק | מסך לבן | לא מגיע
+        פלסטיק שרוף | ריח של שרוף | עשן | מנסה
     """),
     "ko": phrase_list("""
         안 왔 | 안 와 | 안 오 | 아직도 | 어디 있 | 못 받 | 분실 | 없어졌 | 고장 | 깨졌 | 깨져 | 찢어 | 먹통
@@ -77,6 +87,8 @@ PROBLEM: dict[str, tuple[str, ...]] = {
         답변이 없 | 답변이 하나도 | 답을 안 | 아무도 | 최악 | 실망 | 짜증 | 어이없 | 다시는 | 또 | 왜 | 세 번째
         두 번째 | 문제 | 이유도 없이 | 예고도 없이 | 소음 | 꺼져 | ㅠㅠ | ㅜㅜ | 돌려줄 | 안 나오 | 안 좋 | 청구됐 | 소리가 안
         어떻게 된 | 추천 안 | 추천하지 않 | 인내심
+        끊기 | 끊겨 | 끊어 | 흰 화면 | 안 와요
+        타는 냄새 | 연기 | 못 하고
     """),
 }
 
@@ -88,30 +100,46 @@ PRAISE: dict[str, tuple[str, ...]] = {
         will order again | would buy again | can't recommend enough | couldn't be happier
         lovely | fantastic | perfect | happy with | so happy | saved my | appreciate* | superb | outstanding
         well packed | so fast | recommend* | 🙌 | ❤️ | ❤ | 👍 | 🙏 | 😍 | 🥰 | 💯 | 👏
+        👌 | 🤩 | nice one | that's how it's done | how it's done
     """),
     "da": phrase_list("""
         tak | tusind tak | mange tak | takker | elsker | super | fantastisk* | fremragende | bedste | ros
         stor ros | rigtig god | virkelig god | super god | så god | søde | sød | dejlig* | perfekt | glad | anbefal*
         hurtig* | sådan | godt gået | ingen problemer | ingen klager | fortsæt sådan
+        👌 | sådan skal det gøres
     """),
     "fi": phrase_list("""
         kiitos* | kiitti | kiitokset | rakastan | ihana* | mahtava* | loistava* | erinomai* | paras | parhaita
         parhaat | hyvä | tosi hyvä | nopea* | nopeasta | hienoa | huippu* | suosittel* | sain avun | sain apua
         ei ongelmia | ei valittamista | jatkakaa samaan malliin
+        👌 | näin se tehdään
     """),
     "et": phrase_list("""
         aitäh | tänan | tänu | suur tänu | armastan | super | suurepära* | parim* | parimad | väga hea | hea | kiire
         kiiresti | lahe | soovitan | sain abi | probleeme pole | jätkake samas vaimus
+        👌 | nii seda tehakse
     """),
     "he": phrase_list("""
         תודה | תודה רבה | תודה ענקית | אוהב* | מת על | מעולה | מצוין | מדהים* | הכי טוב* | טוב | נהדר
         מהיר* | ממליץ* | אלופים | קיבלתי עזרה | עזרו לי | אין בעיות | אין תלונות | תמשיכו ככה
+        👌 | ככה עושים את זה | כל הכבוד
     """),
     "ko": phrase_list("""
         감사 | 고맙 | 좋아요 | 좋네요 | 좋았 | 최고 | 친절하셨 | 친절해 주 | 빨라 | 빠른 | 잘 쓰고 | 만족 | 추천
         해결해 주셨 | 해결했 | 덕분에 | 문제없
-        해결해 주셨 | 해결했 | 덕분에 | 문제없
+        👌 | 이게 서비스
     """),
+}
+
+# "Never had a (single) problem with you": a problem word that is denied is praise. Regular expressions, as
+# the denial and the problem word may stand a few words apart.
+NO_PROBLEM: dict[str, str] = {
+    "en": r"\b(?:never|no|not a single|not one|zero)\b(?:\W+\w+){0,3}?\W+(?:problems?|issues?|complaints?)\b",
+    "da": r"\b(?:aldrig|ingen|ikke et eneste|ikke ét)\b(?:\W+\w+){0,3}?\W+(?:problem\w*|klage\w*|ballade)\b",
+    "fi": r"\b(?:ei|en|ei koskaan)\b(?:\W+\w+){0,3}?\W+(?:ongelm\w*|valitet\w*)",
+    "et": r"\b(?:pole|ei|mitte)\b(?:\W+\w+){0,3}?\W+(?:probleem\w*|kaebus\w*|muret?)\b",
+    "he": r"(?:אף פעם לא|אין|לא)(?:\s+\S+){0,3}?\s+(?:בעיה|בעיות|תלונות|תלונה)",
+    "ko": r"문제\s*(?:가|는)?\s*(?:한 번\s*도?|하나도|전혀)?\s*(?:없|안 생)",
 }
 
 # A problem the post itself says was put right ("replaced my cracked jar for free"): it does not count
@@ -119,13 +147,15 @@ PRAISE: dict[str, tuple[str, ...]] = {
 RESOLVED: dict[str, tuple[str, ...]] = {
     "en": phrase_list("""
         replaced | sorted | fixed | resolved | came through | for free | no charge | got my refund | refunded
-        a day early | on time | working again | back up | saved my
+        a day early | on time | working again | back up | saved my | sent a new one | sent me a new one
+        sent me a new | sent a replacement | sent me a replacement | a new one at my door | had a new one
+        new one the next day | no questions asked | no fuss
     """),
-    "da": phrase_list("løste | løst | ordnet | fik en ny | byttet | erstattet | refunderet | før tid | til tiden | uden besvær"),
-    "fi": phrase_list("hoiti | hoidettu | korjattu | ratkes* | vaihdettiin | etuajassa | ajallaan | toimii taas"),
-    "et": phrase_list("lahendas | lahendatud | parandatud | asendati | päev varem | õigel ajal | töötab jälle"),
-    "he": phrase_list("פתרה | פתר | נפתר | תוקן | הוחלף | בזמן | הכל עובד"),
-    "ko": phrase_list("해결해 주 | 해결됐 | 하루 일찍 | 교환해 주 | 고쳐 주"),
+    "da": phrase_list("løste | løst | ordnet | fik en ny | sendte en ny | sendte mig en ny | uden bøvl | byttet | erstattet | refunderet | før tid | til tiden | uden besvær"),
+    "fi": phrase_list("hoiti | hoidettu | sain uuden | lähetitte uuden | ilman kyselyjä | korjattu | ratkes* | vaihdettiin | etuajassa | ajallaan | toimii taas"),
+    "et": phrase_list("lahendas | lahendatud | saatsite uue | sain uue | parandatud | asendati | päev varem | õigel ajal | töötab jälle"),
+    "he": phrase_list("פתרה | פתר | שלחתם לי חדש | קיבלתי חדש | בלי שאלות | נפתר | תוקן | הוחלף | בזמן | הכל עובד"),
+    "ko": phrase_list("해결해 주 | 새로 보내 | 새 제품으로 | 해결됐 | 하루 일찍 | 교환해 주 | 고쳐 주"),
 }
 
 # How a question opens; a question mark anywhere also makes a post a question.
@@ -177,4 +207,4 @@ SINCE: dict[str, tuple[str, ...]] = {
     "ko": phrase_list("부터 계속 | 째"),
 }
 
-__all__ = ["HEDGES", "NEGATORS", "PRAISE", "PROBLEM", "QUESTION", "RESOLVED", "SINCE"]
+__all__ = ["HEDGES", "NEGATORS", "NO_PROBLEM", "PRAISE", "PROBLEM", "QUESTION", "RESOLVED", "SINCE"]

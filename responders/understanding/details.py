@@ -35,12 +35,12 @@ DETAILS: dict[str, dict[str, tuple[str, ...]]] = {
         "ko": phrase_list("배송 완료 | 배송완료"),
     },
     "safety": {
-        "en": phrase_list("dangerous | unsafe | melted | melting | caught fire | smoke | overheat* | burned | burnt"),
-        "da": phrase_list("farligt | farlig | smeltede | smelter | brand | røg | overophed*"),
-        "fi": phrase_list("vaarallis* | suli | sulanut | savu* | ylikuume*"),
-        "et": phrase_list("ohtlik* | sulas | sulanud | suits* | ülekuume*"),
-        "he": phrase_list("מסוכן | נמס | עשן | התחמם"),
-        "ko": phrase_list("위험 | 녹았 | 연기 | 과열"),
+        "en": phrase_list("dangerous | unsafe | melted | melting | caught fire | smoke | overheat* | burned | burnt | burning | smells like burning"),
+        "da": phrase_list("farligt | farlig | smeltede | smelter | brand | røg | overophed* | brændt | lugter af brændt"),
+        "fi": phrase_list("vaarallis* | suli | sulanut | savu* | ylikuume* | palaneelta | palanut | uskallanko"),
+        "et": phrase_list("ohtlik* | sulas | sulanud | suits* | ülekuume* | kõrbe*"),
+        "he": phrase_list("מסוכן | נמס | עשן | התחמם | שרוף | ריח של שריפה"),
+        "ko": phrase_list("위험 | 녹았 | 연기 | 과열 | 타는 냄새"),
     },
     "address": {
         "en": phrase_list("change the delivery address | change my address | change the address | delivery address"),

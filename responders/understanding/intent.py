@@ -23,11 +23,14 @@ import regex
 
 from monitor.phrases import find_phrases
 from responders.understanding.categories import KEYWORDS
-from responders.understanding.cues import HEDGES, NEGATORS, PRAISE, PROBLEM, QUESTION, RESOLVED
+from responders.understanding.cues import HEDGES, NEGATORS, NO_PROBLEM, PRAISE, PROBLEM, QUESTION, RESOLVED
 
 INTENTS = ("complaint", "question", "praise", "other")
 CONFIDENT = 0.5
 """A sentiment label at least this sure counts as one cue."""
+SURE = 0.75
+"""A positive label alone (no word of praise) makes praise only when at least this sure: "watching the keynote
+tonight" reads as mildly positive to a sentiment model, and thanking it would be odd."""
 
 _WORD = regex.compile(r"[\p{L}\p{N}]+")
 _OPENING = regex.compile(r"^(?:[\s\u200e\u200f]*(?:@[\w.\-]+(?:@[\w.\-]+)?|/?u/[\w\-]+|hey|hi|hello|hej|moi|tere)[\s,:.!]*)*")
@@ -109,6 +112,8 @@ def intent_cues(text: str, language: str, catalogue: Sequence[str] = ()) -> Inte
     found_problems = _matches(opening, PROBLEM, languages)
     hedges = _matches(opening, HEDGES, languages)
     found_praise = _matches(opening, PRAISE, languages)
+    found_praise += [(m.start(), m.end(), m.group()) for lang in languages if lang in NO_PROBLEM
+                     for m in regex.finditer(NO_PROBLEM[lang], opening, regex.IGNORECASE)]
     # Where a problem phrase and a praise phrase overlap, the longer one is meant ("not impressed" is a
     # problem, "no complaints" is praise).
     problems = [p for p in found_problems if not _overlaps(p, [q for q in found_praise if q[1] - q[0] > p[1] - p[0]])]
@@ -154,7 +159,8 @@ def decide_intent(
     if label == "negative" and score >= CONFIDENT:
         problem += 1
         reasons.append("label:negative")
-    if label == "positive" and score >= CONFIDENT:
+    worded_praise = praise
+    if label == "positive" and score >= (CONFIDENT if worded_praise or problem else SURE):
         praise += 1
         reasons.append("label:positive")
     net = problem - len(cues.resolved)
@@ -162,10 +168,18 @@ def decide_intent(
     negative = label == "negative" and score >= CONFIDENT
     if cues.question and terse_demand and words <= 3 and category != "general" and praise == 0:
         return "complaint", (*reasons, "terse demand")
-    if cues.leading_question and net <= 1 and praise == 0 and not negative and not pressed and not profane:
+    worded = problem - int(negative)
+    # A plain question whose only sign of trouble is the model's mood is a question: sentiment models read
+    # many a question as negative ("can I have two addresses on one account?").
+    if cues.leading_question and praise == 0 and not pressed and not profane and (
+            (net <= 1 and not negative) or worded == 0):
         return "question", (*reasons, "leading question")
     # A problem the post does not call solved is a complaint, however warmly it is put ("charged twice.
     # great."); praise outweighs problems only where it says they were put right.
+    # Words outvote the model's mood: praise in words with no problem in words is praise, whatever the label
+    # ("never had a single problem with you, keep it up" reads as negative to a sentiment model).
+    if worded == 0 and worded_praise > 0 and not cues.resolved:
+        return "praise", (*reasons, "praise in words")
     if net > 0 and (net >= praise or not cues.resolved):
         return "complaint", tuple(reasons)
     if praise > 0:

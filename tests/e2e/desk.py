@@ -294,7 +294,8 @@ class Desk:
     def case(self, case_id: int) -> Any:
         """The case, or None."""
         found = self.rows(select(CASE.c.id, CASE.c.state, CASE.c.resolution, CASE.c.csat, CASE.c.platform,
-                                 CASE.c.first_response_at, CASE.c.conversation_id).where(CASE.c.id == case_id))
+                                 CASE.c.first_response_at, CASE.c.conversation_id, CASE.c.lane)
+                          .where(CASE.c.id == case_id))
         return found[0] if found else None
 
     def drafts(self, case_id: int, kind: str | None = None) -> list[Any]:

@@ -81,7 +81,7 @@ class Platform:
         raise NotImplementedError
 
     def praise(self, text: str) -> str:
-        """A happy post where the source finds it (stored and scored; it opens no case)."""
+        """A happy post where the source finds it (stored and scored; at most a thank-you in the praise lane)."""
         raise NotImplementedError
 
     def follow_up(self, *, our_reply: str, own_post: str, text: str) -> str:
