@@ -19,6 +19,7 @@ import re
 import shutil
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +149,7 @@ def _export(model_dir: Path, work: Path, key: str) -> None:
     example = torch.tensor([[0, 5, 6, 7, 8, 9, 10, 2], [0, 5, 6, 2, pad, pad, pad, pad]], dtype=torch.long)
     mask = (torch.arange(8) < torch.tensor([[8], [4]])).long()
     batch, width = torch.export.Dim("batch"), torch.export.Dim("sequence")
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet_loggers():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             _logits_module(model),
@@ -174,6 +175,29 @@ def _export(model_dir: Path, work: Path, key: str) -> None:
     }
     (work / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
     log.info("fast_path_exported model_dir=%s key=%s", model_dir, key[:16])
+
+
+@contextlib.contextmanager
+def _quiet_loggers() -> Iterator[None]:
+    """Silence the exporter's and the quantizer's advice (torchvision missing, pre-processing) meanwhile.
+
+    The quantizer logs on the root logger itself; a filter there drops only records made there by
+    onnxruntime, since a logger's filters never see records propagated from other loggers.
+    """
+    exporter = logging.getLogger("torch.onnx")
+    level = exporter.level
+    root = logging.getLogger()
+
+    def not_onnxruntime(record: logging.LogRecord) -> bool:
+        return "onnxruntime" not in record.pathname or record.levelno >= logging.ERROR
+
+    exporter.setLevel(logging.ERROR)
+    root.addFilter(not_onnxruntime)
+    try:
+        yield
+    finally:
+        exporter.setLevel(level)
+        root.removeFilter(not_onnxruntime)
 
 
 def _logits_module(model: Any) -> Any:
