@@ -86,7 +86,15 @@ class ScoringSettings(Section):
     batch_size: int = Field(32, gt=0, le=1024, description="Most texts in one forward pass.")
     max_length: int = Field(128, ge=16, le=512, description="Tokens kept per text; longer texts are truncated.")
     quantize: bool = Field(True, description="Run linear layers in int8 on CPU (dynamic quantization).")
-    threads: int = Field(0, ge=0, description="torch intra-op threads; 0 uses every core.")
+    threads: int = Field(0, ge=0, description="Intra-op threads (torch or ONNX Runtime); 0 uses every core.")
+    runtime: Literal["auto", "torch", "onnx"] = Field(
+        "auto",
+        description="onnx: the fast path, the model exported once to ONNX, int8, run by ONNX Runtime (cached beside "
+        "the model; `closeloop model download` prepares it); torch: the reference model; auto: onnx when prepared.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: a visible GPU, else the CPU; cuda: a GPU (fp16 under torch) or fail to load."
+    )
     negative_threshold: float = Field(
         0.5, gt=0, lt=1, description="Least negative score that makes a post a complaint on its own."
     )

@@ -76,11 +76,16 @@ def _load_transformers(settings: ScoringSettings) -> Scorer:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read by huggingface_hub when first imported
     _check_cached(settings)
     try:
+        from monitor.scoring import onnx_backend
+
+        if onnx_backend.chosen(settings):
+            return onnx_backend.load(settings)
         from monitor.scoring import transformers_backend
 
         return transformers_backend.load(settings)
     except Exception as exc:  # a model that cannot be loaded, for whatever reason, is unavailable
-        reason = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        reason = str(exc) if isinstance(exc, ScorerUnavailable) else f"{type(exc).__name__}: {exc}"
+        reason = reason.replace("\n", " ")
         raise ScorerUnavailable(f"cannot load sentiment model {settings.model!r}: {reason}") from exc
 
 

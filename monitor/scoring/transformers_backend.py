@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +19,13 @@ from transformers.utils import logging as hf_logging
 from monitor.config import ScoringSettings
 from monitor.scoring import hub
 from monitor.scoring.base import UNSCORED, ScorerInfo, Sentiment, check_lengths
+from monitor.scoring.device import resolve_torch_device
 from monitor.scoring.labels import normalise_labels
+from monitor.scoring.preprocessing import TOKEN_BUDGET, length_sorted_batches, preprocess
+
+__all__ = ["TOKEN_BUDGET", "TransformersScorer", "load", "preprocess"]
 
 log = logging.getLogger("closeloop.scoring")
-
-# The preprocessing the cardiffnlp Twitter models were trained with: handles and links are placeholders.
-_HANDLE = re.compile(r"(?<![\w@])@[\w.-]+(?:@[\w.-]+)?")
-_URL = re.compile(r"\b(?:https?://|www\.)\S+")
-# Most padded tokens in one forward pass. On CPU about a thousand rows already keep the matrix kernels
-# busy; the cap keeps a few long texts from padding a whole batch of short ones, and bounds memory.
-TOKEN_BUDGET = 1024
-
-
-def preprocess(text: str) -> str:
-    """The text as the model should see it: handles become "@user", links "http"."""
-    return _URL.sub("http", _HANDLE.sub("@user", text))
 
 
 class TransformersScorer:
@@ -43,7 +34,10 @@ class TransformersScorer:
     Texts are tokenized once, sorted by token length and run in batches of at most ``batch_size``
     texts and ``token_budget`` padded tokens, each padded only to its own longest text. Empty or
     whitespace-only texts are UNSCORED; every other text gets a label whatever its language.
+    ``runtime`` and ``device`` say how it runs ("torch-fp32", "torch-int8", "torch-fp16"; "cpu", "cuda").
     """
+
+    runtime = "torch-fp32"
 
     def __init__(
         self,
@@ -59,6 +53,7 @@ class TransformersScorer:
         self.model_name = model_name
         self.info = info or ScorerInfo(backend="transformers", model=model_name)
         self._model = model
+        self.device = str(getattr(getattr(model, "device", None), "type", "cpu"))
         self._tokenizer = tokenizer
         self._labels = normalise_labels(model.config.id2label)
         self._batch_size = batch_size
@@ -80,29 +75,15 @@ class TransformersScorer:
             padding=False,
             return_attention_mask=False,
         )["input_ids"]
-        order = sorted(range(len(todo)), key=lambda k: len(encoded[k]), reverse=True)
-        for batch in self._batches(order, encoded):
+        lengths = [len(ids) for ids in encoded]
+        for batch in length_sorted_batches(
+            lengths, batch_size=self._batch_size, token_budget=self._token_budget
+        ):
             probabilities = self._forward([encoded[k] for k in batch]).tolist()
             for k, row in zip(batch, probabilities, strict=True):
                 best = max(range(len(row)), key=row.__getitem__)
                 results[todo[k]] = Sentiment(self._labels[best], float(row[best]), self.model_name)
         return results
-
-    def _batches(self, order: list[int], encoded: list[list[int]]) -> Iterator[list[int]]:
-        """Consecutive runs of ``order`` (longest first) within the size and token budget."""
-        batch: list[int] = []
-        width = 0
-        for k in order:
-            length = len(encoded[k])
-            if batch and (
-                len(batch) >= self._batch_size or max(width, length) * (len(batch) + 1) > self._token_budget
-            ):
-                yield batch
-                batch, width = [], 0
-            batch.append(k)
-            width = max(width, length)
-        if batch:
-            yield batch
 
     def _forward(self, rows: list[list[int]]) -> torch.Tensor:
         width = max(len(row) for row in rows)
@@ -111,9 +92,12 @@ class TransformersScorer:
         for r, row in enumerate(rows):
             input_ids[r, : len(row)] = torch.tensor(row, dtype=torch.long)
             attention_mask[r, : len(row)] = 1
+        device = getattr(self._model, "device", None)
+        if device is not None and device.type != "cpu":
+            input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
         with torch.inference_mode():
             logits = self._model(input_ids=input_ids, attention_mask=attention_mask).logits
-        return torch.softmax(logits.float(), dim=-1)
+        return torch.softmax(logits.float(), dim=-1).cpu()
 
 
 def load(settings: ScoringSettings) -> TransformersScorer:
@@ -134,15 +118,20 @@ def load(settings: ScoringSettings) -> TransformersScorer:
         kwargs = {"revision": settings.revision, "local_files_only": not _downloads_allowed(settings),
                   "cache_dir": str(hub.cache_dir(settings))}
     _check_tokenizer_support(directory or hub.cached_snapshot(settings))
+    device = resolve_torch_device(settings.device)
     if settings.threads > 0:
         torch.set_num_threads(settings.threads)
     tokenizer = _tokenizer(source, kwargs)
     model = AutoModelForSequenceClassification.from_pretrained(source, **kwargs).float().eval()
-    runnable = _quantized(model, model_name) if settings.quantize else model
+    if device == "cuda":  # fp16 on the GPU; int8 dynamic quantization is a CPU technique
+        runnable = model.half().to(device)
+    else:
+        runnable = _quantized(model, model_name) if settings.quantize else model
     log.info(
-        "scorer_loaded model=%s quantized=%s threads=%d batch_size=%d max_length=%d",
+        "scorer_loaded model=%s runtime=torch device=%s quantized=%s threads=%d batch_size=%d max_length=%d",
         model_name,
-        runnable is not model,
+        device,
+        runnable is not model and device == "cpu",
         torch.get_num_threads(),
         settings.batch_size,
         settings.max_length,
@@ -153,7 +142,10 @@ def load(settings: ScoringSettings) -> TransformersScorer:
         model_name=model_name,
         batch_size=settings.batch_size,
         max_length=settings.max_length,
-        info=ScorerInfo(backend="transformers", model=settings.model, revision=revision, device="cpu"),
+        info=ScorerInfo(backend="transformers", model=settings.model, revision=revision, device=device),
+    )
+    scorer.runtime = (
+        "torch-fp16" if device == "cuda" else "torch-int8" if runnable is not model else "torch-fp32"
     )
     return scorer
 
