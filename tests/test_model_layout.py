@@ -125,3 +125,21 @@ def test_under_backend_auto_it_falls_back_with_one_warning_line(real_layout: Pat
     assert "scorer: offline closeloop-sentiment-1 on cpu" in result.stdout.splitlines()
     fallback = [line for line in result.stdout.splitlines() if line.startswith("fallback: offline model, reason: ")]
     assert len(fallback) == 1 and "pip install sentencepiece protobuf" in fallback[0]
+
+
+def test_model_commands_on_a_local_folder_load_it_and_fetch_nothing(
+    real_layout: Path, hub_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitor.cli.main import main
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[scoring]\nmodel = "{real_layout}"\nquantize = false\n', "utf-8")
+
+    assert main(["--config", str(config), "model", "download"]) == 0
+    out = capsys.readouterr().out
+    assert f"scoring.model is the local directory {real_layout}: nothing to download" in out
+    assert f"loaded: transformers {real_layout} on cpu (a test text scored negative" in out
+    assert main(["--config", str(config), "model", "status"]) == 0
+    out = capsys.readouterr().out
+    assert f"model: {real_layout} (a local directory)" in out and f"files: {real_layout} (4 files," in out
+    assert not hub_cache.exists(), "nothing was written to the hub cache"
