@@ -113,6 +113,8 @@ def test_a_model_that_cannot_load_under_backend_transformers_is_one_line_and_exi
     assert "the tokenizer is a SentencePiece model (sentencepiece.bpe.model, no tokenizer.json)" in lines[0]
     assert "needs the sentencepiece and protobuf package(s)" in lines[0]
     assert "pip install sentencepiece protobuf" in lines[0]
+    daemon = closeloop(tmp_path, "transformers", real_layout, "run", "--once", "--roles", "score")
+    assert (daemon.returncode, daemon.stderr.strip().splitlines()) == (2, lines), "the daemon says the same"
 
 
 def test_under_backend_auto_it_falls_back_with_one_warning_line(real_layout: Path, tmp_path: Path) -> None:
