@@ -57,10 +57,12 @@ def closeloop(tmp_path: Path, *args: str, endpoint: str | None = None, offline: 
 def test_download_fetches_the_pinned_revision_and_the_transformer_goes_live(
     fake_hub: FakeHub, tmp_path: Path
 ) -> None:
-    downloaded = closeloop(tmp_path, "model", "download", endpoint=fake_hub.url)
+    # As docs/DEPLOY.md sets it up: scoring.cache_dir names the cache (HF_HOME points elsewhere).
+    config = f'[scoring]\nbackend = "auto"\nquantize = false\ncache_dir = "{tmp_path / "models"}"\n'
+    downloaded = closeloop(tmp_path, "model", "download", endpoint=fake_hub.url, config=config)
 
     assert downloaded.returncode == 0, downloaded.stderr
-    snapshot = (tmp_path / "hf" / "hub" / f"models--{DEFAULT_MODEL.replace('/', '--')}" / "snapshots"
+    snapshot = (tmp_path / "models" / f"models--{DEFAULT_MODEL.replace('/', '--')}" / "snapshots"
                 / DEFAULT_MODEL_REVISION)
     assert sorted(p.name for p in snapshot.iterdir()) == sorted(REAL_LAYOUT)
     assert sorted(fake_hub.fetched()) == sorted(REAL_LAYOUT), "never tf_model.h5 or the model card"
@@ -69,16 +71,17 @@ def test_download_fetches_the_pinned_revision_and_the_transformer_goes_live(
     assert "Fetching 4 files" in downloaded.stderr, "the progress bar"
 
     # From now on nothing reaches the network: the daemon's settings, HF_HUB_OFFLINE as in the unit.
-    status = closeloop(tmp_path, "model", "status", offline=True)
+    status = closeloop(tmp_path, "model", "status", offline=True, config=config)
     assert status.returncode == 0, status.stderr
     assert f"files: {snapshot} (4 files," in status.stdout and f"loaded: {LIVE}" in status.stdout
-    assert closeloop(tmp_path, "db", "upgrade", offline=True).returncode == 0
-    check = closeloop(tmp_path, "check", offline=True)
+    assert closeloop(tmp_path, "db", "upgrade", offline=True, config=config).returncode == 0
+    check = closeloop(tmp_path, "check", offline=True, config=config)
     assert check.returncode == 0, check.stderr
     assert f"scorer: {LIVE}" in check.stdout.splitlines()
     assert "fallback" not in check.stdout and check.stderr == ""
+    assert not (tmp_path / "hf" / "hub").exists(), "nothing went to HF_HOME"
 
-    again = closeloop(tmp_path, "model", "download", endpoint=fake_hub.url)
+    again = closeloop(tmp_path, "model", "download", endpoint=fake_hub.url, config=config)
     assert again.returncode == 0 and sorted(fake_hub.fetched()) == sorted(REAL_LAYOUT), "cached files stay"
 
 

@@ -113,6 +113,8 @@ def test_a_model_that_cannot_load_under_backend_transformers_is_one_line_and_exi
     assert "the tokenizer is a SentencePiece model (sentencepiece.bpe.model, no tokenizer.json)" in lines[0]
     assert "needs the sentencepiece and protobuf package(s)" in lines[0]
     assert "pip install sentencepiece protobuf" in lines[0]
+    daemon = closeloop(tmp_path, "transformers", real_layout, "run", "--once", "--roles", "score")
+    assert (daemon.returncode, daemon.stderr.strip().splitlines()) == (2, lines), "the daemon says the same"
 
 
 def test_under_backend_auto_it_falls_back_with_one_warning_line(real_layout: Path, tmp_path: Path) -> None:
@@ -125,3 +127,21 @@ def test_under_backend_auto_it_falls_back_with_one_warning_line(real_layout: Pat
     assert "scorer: offline closeloop-sentiment-1 on cpu" in result.stdout.splitlines()
     fallback = [line for line in result.stdout.splitlines() if line.startswith("fallback: offline model, reason: ")]
     assert len(fallback) == 1 and "pip install sentencepiece protobuf" in fallback[0]
+
+
+def test_model_commands_on_a_local_folder_load_it_and_fetch_nothing(
+    real_layout: Path, hub_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitor.cli.main import main
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[scoring]\nmodel = "{real_layout}"\nquantize = false\n', "utf-8")
+
+    assert main(["--config", str(config), "model", "download"]) == 0
+    out = capsys.readouterr().out
+    assert f"scoring.model is the local directory {real_layout}: nothing to download" in out
+    assert f"loaded: transformers {real_layout} on cpu (a test text scored negative" in out
+    assert main(["--config", str(config), "model", "status"]) == 0
+    out = capsys.readouterr().out
+    assert f"model: {real_layout} (a local directory)" in out and f"files: {real_layout} (4 files," in out
+    assert not hub_cache.exists(), "nothing was written to the hub cache"
