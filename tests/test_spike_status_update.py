@@ -100,3 +100,29 @@ def test_on_x_the_status_update_is_a_tweet_of_the_brands_own_and_posted_once(eng
         (new,) = [fake.tweets[t] for t in set(fake.tweets) - before]
     assert outcomes == {"x": f"sent: {new['id']}"} and again["x"].startswith("already posted")
     assert new["author_id"] == BRAND_ID and "referenced_tweets" not in new and new["text"].startswith("Logins are")
+
+
+def test_on_bluesky_the_status_update_is_a_post_of_the_brands_own_and_posted_once(engine: Engine) -> None:
+    from responders.posters.bluesky import build_poster as build_bluesky_poster
+    from tests.fakes.bluesky import FakeBluesky
+
+    brand = Brand(name="Acme", handles=BrandHandles(bluesky="acme.bsky.social"), keywords=("acme",))
+    with FakeBluesky() as fake:
+        poster = build_bluesky_poster(brand, {"api_base_url": fake.url, "timeout_seconds": 2},
+                                      {"BLUESKY_APP_PASSWORD": "abcd-efgh-ijkl-mnop"})
+        spike = _spike(engine, ["bluesky", "reddit"])
+        posters = {("Acme", "bluesky"): poster, ("Acme", "reddit"): _ReplyOnlyPoster()}
+        outcomes = post_status_updates(engine, spike=spike, text=UPDATE, actor="maria", posters=posters, now=NOW)
+        again = post_status_updates(engine, spike=spike, text=UPDATE, actor="maria", posters=posters, now=NOW)
+        ours = [p for p in fake.posts.values() if p.did == fake.brand.did]
+    (post,) = ours
+    assert outcomes == {"bluesky": f"sent: {post.uri}",
+                        "reddit": "not supported: the reddit poster cannot publish a top-level post"}
+    assert "reply" not in post.record and post.record["text"] == UPDATE
+    assert set(again.values()) == {"already posted (a status update is posted once per platform)"}
+
+
+class _ReplyOnlyPoster:
+    """A poster with replies only (as Reddit's: a post of our own needs a subreddit to go to)."""
+
+    platform = "reddit"

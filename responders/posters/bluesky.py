@@ -140,6 +140,21 @@ class BlueskyPoster:
         """Publish ``text`` in reply to ``target``; returns the reply's at-uri. ``idempotency_key`` is only
         logged: Bluesky has none, which is why nothing here ever sends the POST twice."""
         reply_to, langs = self._reply_ref(target)
+        created = self._publish(text, reply_to=reply_to, langs=langs)
+        log.info("reply_posted platform=bluesky uri=%s parent=%s key=%s", created.uri, target.platform_id,
+                 idempotency_key)
+        return str(created.uri)
+
+    def post_status(self, *, text: str, idempotency_key: str) -> str:
+        """Publish ``text`` as a post of the brand's own (a status update, no reply); its at-uri. Errors as
+        ``post_reply``'s; ``idempotency_key`` is only logged."""
+        created = self._publish(text, reply_to=None, langs=None)
+        log.info("status_posted platform=bluesky uri=%s key=%s", created.uri, idempotency_key)
+        return str(created.uri)
+
+    def _publish(self, text: str, *, reply_to: models.AppBskyFeedPost.ReplyRef | None,
+                 langs: list[str] | None) -> Any:
+        """One createRecord of an app.bsky.feed.post (checked first), never retried."""
         facets = facet_detection.detect_facets(text) or None
         try:  # the record atproto will build, checked before anything is sent
             models.AppBskyFeedPost.Record(created_at=self.clock().isoformat(), text=text, reply=reply_to,
@@ -158,9 +173,7 @@ class BlueskyPoster:
                 retry_after_refresh=False)
         except Exception as exc:
             raise _post_error(exc, self.clock()) from exc
-        log.info("reply_posted platform=bluesky uri=%s parent=%s key=%s", created.uri, target.platform_id,
-                 idempotency_key)
-        return str(created.uri)
+        return created
 
     def find_reply(self, *, target: ReplyTarget, text: str, since: datetime) -> str | None:
         """Our post replying to ``target`` (record.reply.parent.uri) with this text, whitespace normalised,

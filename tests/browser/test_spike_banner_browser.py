@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,8 +65,7 @@ def test_every_page_shows_the_open_spike_naming_the_outage_and_leads_to_its_case
     assert_nothing_ran(driver, "the spike page")
 
 
-def test_an_approver_sees_the_group_reply_form_with_a_text_per_language(driver: Any, served: Served,
-                                                                        tmp_path: Path) -> None:
+def test_an_approver_answers_the_group_with_one_text_from_the_spike_page(driver: Any, served: Served) -> None:
     from selenium.webdriver.common.by import By
 
     (spike,) = list_spikes(served.engine)
@@ -76,3 +74,12 @@ def test_an_approver_sees_the_group_reply_form_with_a_text_per_language(driver: 
     wait(driver, lambda d: d.find_element(By.ID, "group-reply"))
     languages = {e.get_attribute("name") for e in driver.find_elements(By.CSS_SELECTOR, "#group-reply textarea")}
     assert "text" in languages and len(languages) >= 3, languages
+    cases = len(driver.find_elements(By.CSS_SELECTOR, "#spike-cases tr[data-case-id]"))
+    driver.find_element(By.ID, "group-text").send_keys(
+        "Hi {name}, we are sorry: logins are failing right now and we are fixing it. – Maria, Acme care")
+    driver.find_element(By.ID, "approve-group").click()
+    notice = wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "p.notice")).text
+    approved = int(notice.split("Done: ")[1].split(" replies approved")[0])
+    assert 0 < approved <= cases, notice
+    assert f"{approved} approved" in driver.find_element(By.ID, "group-progress").text
+    assert_nothing_ran(driver, "the approved group")

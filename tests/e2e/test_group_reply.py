@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
+from tests.e2e.conftest import BACKENDS, empty_database
 from tests.e2e.desk import AGENT, CLOSELOOP, Desk, subprocess_env, write_config
 from tests.e2e.platforms import Platform, platforms
 from tests.fakes.server import Fault
@@ -68,24 +69,24 @@ def _customers(platform: Platform) -> list[str]:
     return ids
 
 
-@pytest.fixture
-def desk(tmp_path: Path) -> Iterator[Desk]:
+@pytest.fixture(params=BACKENDS)
+def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
     assert CLOSELOOP.is_file(), f"the closeloop console script is not installed next to {CLOSELOOP.parent}"
     rows = [p for p in platforms() if p.name in ("x", "mastodon")]
     started: list[Platform] = []
-    with running_smtp() as (inbox, smtp_port):
+    with empty_database(request.param, tmp_path) as database, running_smtp() as (inbox, smtp_port):
         desk: Desk | None = None
         try:
             for platform in rows:
                 platform.start()
                 started.append(platform)
             replay = _ordinary_day(tmp_path / "last-day.jsonl")
-            config = write_config(tmp_path / "config.toml", database_url=f"sqlite:///{tmp_path / 'closeloop.db'}",
-                                  platforms=rows, replay=replay, console_port=free_port(), smtp_port=smtp_port)
+            config = write_config(tmp_path / "config.toml", database_url=database, platforms=rows, replay=replay,
+                                  console_port=free_port(), smtp_port=smtp_port)
             with config.open("a", encoding="utf-8") as toml:  # the radar learns from one day here, not three
                 toml.write("\n[radar]\nwarmup_hours = 24\n")
-            desk = Desk(root=tmp_path, backend="sqlite", database_url=f"sqlite:///{tmp_path / 'closeloop.db'}",
-                        config=config, env=subprocess_env(rows), platforms=rows, console="", inbox=inbox)
+            desk = Desk(root=tmp_path, backend=request.param, database_url=database, config=config,
+                        env=subprocess_env(rows), platforms=rows, console="", inbox=inbox)
             desk.ok("db", "upgrade")
             yield desk
         finally:
