@@ -25,7 +25,8 @@ from sqlalchemy.engine import Engine
 
 from models.reports import MentionRecord
 from monitor.progress import stage_progress
-from responders.digest import assemble_digest, funnel_chart, response_chart, volume_chart
+from responders.digest import assemble_digest
+from responders.digest_charts import funnel_chart, response_chart, volume_chart
 from responders.metrics import iso_week, previous_week
 from tests.e2e.browser import log_in
 from tests.test_pipeline import POSTS, write
