@@ -172,8 +172,9 @@ def test_ingest_reports_each_stage_with_its_count(tmp_path: Path) -> None:
                        env={"CLOSELOOP_DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}"})
     assert result.returncode == 0, result.stderr
     counts = dict(re.findall(r"^(read|scored|triaged|drafted)\s+(\d+)  in \d+\.\d s  \(", result.stdout, re.M))
-    assert counts == {"read": "6", "scored": "6", "triaged": "6", "drafted": "3"}, result.stdout
-    assert "cases opened 3, drafts 3" in result.stdout
+    # three complaints open cases and get a reply each; the praise post gets a thank-you draft of its own
+    assert counts == {"read": "6", "scored": "6", "triaged": "6", "drafted": "4"}, result.stdout
+    assert "cases opened 3, praise 1, drafts 4" in result.stdout
 
 
 def test_run_once_reports_the_stages_it_ran(tmp_path: Path) -> None:
