@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 else:
     Platform = Literal[SOURCE_KINDS]  # every registered platform, and replay (monitor.sources.platforms)
 
+
 class _Handles(Section):
     """The brand's own accounts: one optional handle per registered platform, checked by its HandleRule."""
 

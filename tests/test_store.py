@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import StatementError
 
 from models.mentions import mark_deleted, store_batch
-from models.tables import Author, Mention, Source
+from models.tables import MENTION, Author, Mention, Source
 from monitor.sources.base import ParsedAuthor, ParsedMention
 
 WHEN = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -114,3 +114,15 @@ def test_a_deleted_mention_is_marked_not_removed(engine: Engine) -> None:
     with engine.connect() as connection:
         rows = connection.execute(select(Mention.canonical_id, Mention.deleted_at).order_by(Mention.id)).all()  # type: ignore[call-overload]
     assert [(r.canonical_id, r.deleted_at is not None) for r in rows] == [("1", True), ("2", False)]
+
+
+def test_a_reply_whose_platform_names_no_root_joins_its_stored_parents_thread(engine: Engine) -> None:
+    store_batch(engine, mentions=[replace(mention(1), conversation_id="root-1")], brand="Acme", source_id=None)
+    store_batch(engine, mentions=[replace(mention(2), in_reply_to_id="1", conversation_id="2"),
+                                  replace(mention(3), in_reply_to_id="1", conversation_id="elsewhere"),
+                                  replace(mention(4), in_reply_to_id="unknown", conversation_id="4")],
+                brand="Acme", source_id=None)
+    with engine.connect() as connection:
+        rows = connection.execute(select(MENTION.c.platform_id, MENTION.c.conversation_id)).all()
+    threads = {row.platform_id: row.conversation_id for row in rows}
+    assert threads == {"1": "root-1", "2": "root-1", "3": "elsewhere", "4": "4"}

@@ -66,7 +66,7 @@ def run_once(daemon: Daemon) -> int:
     from responders.posters.registry import build_posters
 
     settings, engine = daemon.settings, daemon.engine
-    with stage_progress(Console(stderr=True)) as stages:
+    with stage_progress(Console()) as stages:
         if "poll" in daemon.roles:
             poller = Poller(engine, settings, daemon.owner)
             for name, reason in poller.unavailable.items():
