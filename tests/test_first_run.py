@@ -185,7 +185,7 @@ def test_run_once_reports_the_stages_it_ran(tmp_path: Path) -> None:
                        env={"CLOSELOOP_DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}"})
     assert result.returncode == 0, result.stderr
     counts = dict(re.findall(r"^(read|scored|triaged|drafted)\s+(\d+)  in ", result.stdout, re.M))
-    assert counts == {"read": "6", "scored": "6", "triaged": "6", "drafted": "3"}, result.stdout + result.stderr
+    assert counts == {"read": "6", "scored": "6", "triaged": "6", "drafted": "4"}, result.stdout + result.stderr
 
 
 def test_log_lines_written_during_the_stages_go_above_the_bar_and_the_log_goes_back_after() -> None:
