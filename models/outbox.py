@@ -82,10 +82,12 @@ def _draft_row(connection: Connection, draft_id: int) -> Any:
 
 
 def approve_draft(engine: Engine, *, draft_id: int, approver: str, now: datetime, text: str | None = None,
-                  style_issues: Sequence[dict[str, str]] | None = None, address: str | None = None) -> str:
+                  style_issues: Sequence[dict[str, str]] | None = None, address: str | None = None,
+                  send_after: datetime | None = None) -> str:
     """Approve a draft (optionally with edited ``text``); returns the hash of the approved text.
 
-    The text approved is the text sent: the hash is recorded now and checked before posting.
+    The text approved is the text sent: the hash is recorded now and checked before posting. ``send_after``:
+    the outbox leaves it alone until then (the console's undo window, see ``models.handoff``).
     """
     with writing(engine) as connection:
         row = _draft_row(connection, draft_id)
@@ -94,7 +96,8 @@ def approve_draft(engine: Engine, *, draft_id: int, approver: str, now: datetime
         final = row.text if text is None else text
         digest = text_hash(final)
         values: dict[str, Any] = {"status": "approved", "text": final, "text_hash": digest, "approved_by": approver,
-                                  "approved_at": now, "updated_at": now, "last_error": None}
+                                  "approved_at": now, "updated_at": now, "last_error": None,
+                                  "send_after": send_after}
         if style_issues is not None:
             values["style_issues"] = list(style_issues)
         changed = connection.execute(
@@ -117,7 +120,7 @@ def edit_draft(engine: Engine, *, draft_id: int, editor: str, text: str, style_i
         changed = connection.execute(
             update(DRAFT).where(DRAFT.c.id == draft_id, DRAFT.c.status == row.status).values(
                 text=text, style_issues=list(style_issues), status="draft", text_hash=None, approved_by=None,
-                approved_at=None, updated_at=now)
+                approved_at=None, send_after=None, ready_by=None, ready_at=None, updated_at=now)
         )
         if changed.rowcount != 1:
             raise OutboxError(f"draft {draft_id} changed while it was being edited")
@@ -193,8 +196,9 @@ def _unleased(now: datetime) -> Any:
 
 def claim_approved(engine: Engine, *, owner: str, now: datetime, lease: timedelta, limit: int,
                    platforms: Sequence[str] | None = None) -> list[OutboxItem]:
-    """Approved replies to send, leased to ``owner`` (SKIP LOCKED on PostgreSQL)."""
-    return _claim(engine, where=and_(DRAFT.c.status == "approved", _unleased(now)), owner=owner, now=now,
+    """Approved replies to send, leased to ``owner`` (SKIP LOCKED on PostgreSQL); none still in its undo window."""
+    due = or_(DRAFT.c.send_after.is_(None), DRAFT.c.send_after <= now)
+    return _claim(engine, where=and_(DRAFT.c.status == "approved", due, _unleased(now)), owner=owner, now=now,
                   lease=lease, limit=limit, platforms=platforms)
 
 

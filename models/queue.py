@@ -115,7 +115,7 @@ def _queue_columns() -> list[Any]:
 
 
 def _conditions(filters: QueueFilter, now: datetime) -> list[Any]:
-    where: list[Any] = [CASE.c.state.in_(list(filters.states))]
+    where: list[Any] = [CASE.c.state.in_(list(filters.states))] if filters.states else []
     if filters.brand:
         where.append(CASE.c.brand == filters.brand)
     if filters.platform:
