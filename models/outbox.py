@@ -83,7 +83,7 @@ def _draft_row(connection: Connection, draft_id: int) -> Any:
 
 def approve_draft(engine: Engine, *, draft_id: int, approver: str, now: datetime, text: str | None = None,
                   style_issues: Sequence[dict[str, str]] | None = None, address: str | None = None,
-                  send_after: datetime | None = None) -> str:
+                  send_after: datetime | None = None, detail: str | None = None) -> str:
     """Approve a draft (optionally with edited ``text``); returns the hash of the approved text.
 
     The text approved is the text sent: the hash is recorded now and checked before posting. ``send_after``:
@@ -106,7 +106,7 @@ def approve_draft(engine: Engine, *, draft_id: int, approver: str, now: datetime
         if changed.rowcount != 1:
             raise OutboxError(f"draft {draft_id} changed while it was being approved")
         audit(connection, actor=approver, action="approve", now=now, case_id=row.case_id, draft_id=draft_id,
-              text=final, address=address)
+              text=final, detail=detail, address=address)
         return digest
 
 

@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from monitor.config_console import Snippet
 from monitor.config_drafting import BrandFacts, DraftingSettings
 
 # How settings are read (the environment over the file over the defaults) lives in monitor.config_loading;
@@ -287,6 +288,9 @@ class ConsoleSettings(Section):
         "none by default, so no client can choose the address that is throttled and audited.",
     )
     edit_lock_minutes: int = Field(10, ge=1, description="How long an open editor keeps a case claimed.")
+    undo_seconds: int = Field(10, ge=0, le=600, description="How long an approval can be undone before the outbox "
+                              "sends it (0: no undo).")
+    snippets: tuple[Snippet, ...] = Field((), description="Canned snippets agents insert into a reply.")
 
     @field_validator("trusted_proxies")
     @classmethod

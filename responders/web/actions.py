@@ -27,9 +27,12 @@ from models.outbox import OutboxError, approve_draft, edit_draft, reject_draft, 
 from models.queue import CaseDetail, DraftView, case_detail
 from models.types import utcnow
 from models.users import SessionUser
+from responders.drafting.signature import sign
 from responders.web.auth import Agent, Approver, client_address, has_role
 from responders.web.render import page
-from responders.web.style import findings_for
+from responders.web.shift import go_next, lane_name, signature_of
+from responders.web.style import Findings, findings_for
+from responders.web.views import case_context
 
 router = APIRouter(prefix="/cases/{case_id}")
 MAX_TEXT = 20_000
@@ -111,43 +114,72 @@ def edit(request: Request, case_id: int, *, text: str = Form(...), seen_hash: st
 
 @router.post("/approve")
 def approve(request: Request, case_id: int, *, seen_hash: str = Form(...), text: str | None = Form(None),
+            confirm: str = Form(""), lane: str = Form(""), go_on: str = Form("", alias="next"),
             user: Approver) -> Response:
-    """Approve the draft for sending, as the approver saw it (``seen_hash``), optionally with their edit."""
-    engine = request.app.state.engine
+    """Approve the draft for sending, as the approver saw it (``seen_hash``), optionally with their edit, signed
+    with the approver's signature. Style findings need ``confirm=1`` (the answer names them first). The outbox
+    waits ``console.undo_seconds`` before sending; with ``next=1`` the desk moves on to the lane's next case."""
+    engine, settings = request.app.state.engine, request.app.state.settings
     detail, draft = _draft(request, case_id)
     _claim(request, case_id, user)
     try:
         if seen_hash != text_hash(draft.text):
             raise HTTPException(409, "the draft changed since you opened it; reload and check it again")
-        final = draft.text if text is None else text
-        findings = findings_for(request.app.state.settings, text=final, language=draft.language,
-                                platform=detail.row.platform, quote=draft.quote)
+        signature = signature_of(engine, user.name)
+        typed = draft.text if text is None else text[:MAX_TEXT]
+        final = sign(typed, signature, replacing=[agent.signature for agent in settings.agents])
+        findings = findings_for(settings, text=final, language=draft.language, platform=detail.row.platform,
+                                quote=draft.quote, signatures=[signature])
         if findings.over:
             raise HTTPException(422, f"the reply is {findings.length} long; {detail.row.platform} takes {findings.limit}")
+        if findings.issues and confirm != "1":
+            return _confirm(request, case_id, user, typed, findings, lane=lane, go_on=go_on)
+        now = utcnow()
+        undo = settings.console.undo_seconds
+        noted = ("approved with style findings: " + "; ".join(i.message for i in findings.issues)
+                 if findings.issues else None)
         try:
             if draft.status == "approved" and final != draft.text:
                 edit_draft(engine, draft_id=draft.id, editor=user.name, text=final,
-                           style_issues=findings.as_dicts(), now=utcnow(), address=client_address(request))
-            digest = approve_draft(engine, draft_id=draft.id, approver=user.name, now=utcnow(), text=final,
-                                   style_issues=findings.as_dicts(), address=client_address(request))
+                           style_issues=findings.as_dicts(), now=now, address=client_address(request))
+            digest = approve_draft(engine, draft_id=draft.id, approver=user.name, now=now, text=final,
+                                   style_issues=findings.as_dicts(), address=client_address(request),
+                                   send_after=now + timedelta(seconds=undo) if undo else None, detail=noted)
         except OutboxError as exc:
             raise HTTPException(409, str(exc)) from None
     finally:
         release_case(engine, case_id=case_id, user=user.name)
+    if go_on == "1":
+        return go_next(request, case_id, user, "approved", lane=lane, undo=case_id if undo else None,
+                       text_hash=digest)
     return _done(request, case_id, "approved", text_hash=digest)
 
 
+def _confirm(request: Request, case_id: int, user: SessionUser, typed: str, findings: Findings, *, lane: str,
+             go_on: str) -> Response:
+    """Not approved yet: the style findings, named, and a second button that approves with ``confirm=1``."""
+    names = "; ".join(issue.message for issue in findings.issues)
+    if _scripted(request):
+        return JSONResponse({"error": f"not approved: the reply has style findings ({names}); confirm to approve "
+                                      "it anyway", "confirm": True, "findings": findings.as_dicts()}, status_code=409)
+    context = case_context(request, case_id, user)
+    context.update(editor_text=typed, confirm={"findings": findings, "next": go_on}, lane=lane_name(lane))
+    return page(request, "case.html", context, status=409)
+
+
 @router.post("/reject")
-def reject(request: Request, case_id: int, *, reason: str = Form(""),
-           user: Approver) -> Response:
+def reject(request: Request, case_id: int, *, reason: str = Form(""), lane: str = Form(""),
+           go_on: str = Form("", alias="next"), user: Approver) -> Response:
     if not reason.strip():
         raise HTTPException(422, "a rejection needs a reason")
     _, draft = _draft(request, case_id)
     try:
-        reject_draft(request.app.state.engine, draft_id=draft.id, actor=user.name, reason=reason.strip(),
+        reject_draft(request.app.state.engine, draft_id=draft.id, actor=user.name, reason=reason.strip()[:500],
                      now=utcnow(), address=client_address(request))
     except OutboxError as exc:
         raise HTTPException(409, str(exc)) from None
+    if go_on == "1":
+        return go_next(request, case_id, user, "rejected", lane=lane)
     return _done(request, case_id, "rejected")
 
 
