@@ -27,10 +27,9 @@ from models.outbox import OutboxError, approve_draft, edit_draft, reject_draft, 
 from models.queue import CaseDetail, DraftView, case_detail
 from models.types import utcnow
 from models.users import SessionUser
-from responders.drafting.signature import sign
 from responders.web.auth import Agent, Approver, client_address, has_role
 from responders.web.render import page
-from responders.web.shift import go_next, lane_name, signature_of
+from responders.web.shift import go_next, lane_name, signed_findings
 from responders.web.style import Findings, findings_for
 from responders.web.views import case_context
 
@@ -75,8 +74,9 @@ def check(request: Request, case_id: int, *, text: str = Form(""),
           user: Agent) -> Response:
     """The style checker's findings and the length against the platform's limit, as the agent types."""
     detail, draft = _draft(request, case_id)
-    findings = findings_for(request.app.state.settings, text=text[:MAX_TEXT], language=draft.language,
-                            platform=detail.row.platform, quote=draft.quote)
+    findings = signed_findings(request.app.state.settings, request.app.state.engine, user.name,
+                               text=text[:MAX_TEXT], language=draft.language, platform=detail.row.platform,
+                               quote=draft.quote)[1]
     return page(request, "_findings.html", {"findings": findings})
 
 
@@ -125,11 +125,9 @@ def approve(request: Request, case_id: int, *, seen_hash: str = Form(...), text:
     try:
         if seen_hash != text_hash(draft.text):
             raise HTTPException(409, "the draft changed since you opened it; reload and check it again")
-        signature = signature_of(engine, user.name)
         typed = draft.text if text is None else text[:MAX_TEXT]
-        final = sign(typed, signature, replacing=[agent.signature for agent in settings.agents])
-        findings = findings_for(settings, text=final, language=draft.language, platform=detail.row.platform,
-                                quote=draft.quote, signatures=[signature])
+        final, findings = signed_findings(settings, engine, user.name, text=typed, language=draft.language,
+                                          platform=detail.row.platform, quote=draft.quote)
         if findings.over:
             raise HTTPException(422, f"the reply is {findings.length} long; {detail.row.platform} takes {findings.limit}")
         if findings.issues and confirm != "1":

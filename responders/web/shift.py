@@ -24,8 +24,9 @@ from models.types import utcnow
 from models.users import SessionUser, user_signature
 from monitor.config import Settings
 from monitor.config_console import Snippet
+from responders.drafting.signature import sign
 from responders.web.auth import Agent, Approver, Viewer, client_address
-from responders.web.style import findings_for
+from responders.web.style import Findings, findings_for
 
 router = APIRouter(prefix="/cases/{case_id}")
 SNOOZE_FOR = {"30m": timedelta(minutes=30), "1h": timedelta(hours=1), "4h": timedelta(hours=4),
@@ -36,6 +37,21 @@ MAX_TEXT = 20_000
 def signature_of(engine: Engine, name: str) -> str:
     """How ``name`` signs what they approve: their own signature, else their name after a dash."""
     return user_signature(engine, name=name) or f"– {name}"
+
+
+def signed(settings: Settings, engine: Engine, name: str, text: str) -> tuple[str, str]:
+    """``text`` as ``name`` approving it would send it (signed with their signature, any configured agent's
+    sign-off replaced), and that signature."""
+    signature = signature_of(engine, name)
+    return sign(text, signature, replacing=[agent.signature for agent in settings.agents]), signature
+
+
+def signed_findings(settings: Settings, engine: Engine, name: str, *, text: str, language: str, platform: str,
+                    quote: str) -> tuple[str, Findings]:
+    """The style findings and length of ``text`` as it would go out, signed at approval by ``name``."""
+    final, signature = signed(settings, engine, name, text)
+    return final, findings_for(settings, text=final, language=language, platform=platform, quote=quote,
+                               signatures=[signature])
 
 
 def snippets_for(settings: Settings, *, brand: str, language: str | None) -> list[Snippet]:

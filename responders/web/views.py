@@ -26,8 +26,7 @@ from responders.lengths import PLATFORM_LIMITS, platform_length
 from responders.queue import QueueItem, score_rows
 from responders.web.auth import Viewer, has_role
 from responders.web.render import page
-from responders.web.shift import signature_of, snippets_for
-from responders.web.style import findings_for
+from responders.web.shift import signed_findings, snippets_for
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -159,8 +158,8 @@ def case_context(request: Request, case_id: int, user: SessionUser) -> dict[str,
     now = utcnow()
     item = score_rows([detail.row], settings, now=now)[0]
     draft = detail.draft
-    findings = findings_for(settings, text=draft.text, language=draft.language, platform=detail.row.platform,
-                            quote=draft.quote, signatures=[signature_of(engine, user.name)]) if draft else None
+    findings = signed_findings(settings, engine, user.name, text=draft.text, language=draft.language,
+                               platform=detail.row.platform, quote=draft.quote)[1] if draft else None
     held_by_other = (detail.claim.editing_by is not None and detail.claim.editing_by != user.name
                      and detail.claim.editing_until is not None and detail.claim.editing_until > now)
     return {
