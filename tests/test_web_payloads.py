@@ -19,7 +19,7 @@ from tests.web_support import add_users, client, fill, lexicon_settings, login, 
 
 CORPUS = Path(__file__).parent / "payloads" / "xss.txt"
 OUR_HX = {"hx-get", "hx-post", "hx-trigger", "hx-swap", "hx-target", "hx-sync", "hx-headers"}
-OUR_SCRIPTS = {"/static/htmx.min.js", "/static/app.js"}
+OUR_SCRIPTS = {"/static/htmx.min.js", "/static/app.js", "/static/shift.js"}
 
 
 def load_corpus() -> list[str]:
