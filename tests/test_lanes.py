@@ -122,3 +122,34 @@ def test_only_approvers_undo_and_an_agent_cannot_approve_by_marking_ready(desk: 
     assert (row.status, row.ready_by) == ("draft", "agent")
     assert agent.post(f"/cases/{case_id}/undo", data={"csrf": agent_csrf}).status_code == 403
     assert approver.post(f"/cases/{case_id}/undo", data={"csrf": approver_csrf}).status_code == 409, "nothing to undo"
+
+
+def test_closeloop_users_signature_sets_it_and_refuses_in_one_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from models.db import make_engine, prepare
+    from tests.test_cli import LEXICON_CONFIG
+
+    database = tmp_path / "desk.db"
+    config = tmp_path / "config.toml"
+    config.write_text(LEXICON_CONFIG.replace('url = "sqlite:///closeloop.db"', f'url = "sqlite:///{database}"'), "utf-8")
+    engine = make_engine(f"sqlite:///{database}")
+    prepare(engine)
+    add_users(engine, ("approver",))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSELOOP_")}
+
+    def closeloop(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(Path(sys.executable).parent / "closeloop"), "--config", str(config), *args],
+                              env=env, capture_output=True, text=True, timeout=120)
+
+    done = closeloop("users", "signature", "approver", "– Maria,   Acme care")
+    assert done.returncode == 0 and user_signature(engine, name="approver") == "– Maria, Acme care"
+    refused = closeloop("users", "signature", "nobody", "– X")
+    assert refused.returncode == 1 and refused.stderr.strip().splitlines() == ["closeloop: no user 'nobody'"]
+    too_long = closeloop("users", "signature", "approver", "x" * 201)
+    assert too_long.returncode == 2 and "at most 200" in too_long.stderr and "Traceback" not in too_long.stderr
+    assert closeloop("users", "signature", "approver", "").returncode == 0
+    assert user_signature(engine, name="approver") is None
+    engine.dispose()

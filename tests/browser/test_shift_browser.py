@@ -222,6 +222,9 @@ def test_question_mark_lists_every_shortcut_and_escape_closes_it(driver: Any, se
     from selenium.webdriver.common.keys import Keys
 
     log_in(driver, served, "agent")
+    # A key that cannot act says why instead of doing nothing.
+    driver.find_element(By.TAG_NAME, "body").send_keys("a")
+    wait(driver, lambda d: "Only approvers can approve" in d.find_element(By.ID, "toast").text)
     opened = "return document.getElementById('shortcuts').open"
     for where in ("/", f"/cases/{ids_on_page(driver)[0]}"):
         driver.get(served.url + where)
