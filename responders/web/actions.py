@@ -218,9 +218,10 @@ def escalate(request: Request, case_id: int, *, note: str = Form(""),
 
 
 @router.post("/resolve")
-def resolve(request: Request, case_id: int, *, note: str = Form(""),
-            user: Agent) -> Response:
-    return _act(request, case_id, resolve_case, "resolved", note=note.strip(), actor=user.name)
+def resolve(request: Request, case_id: int, *, note: str = Form(""), lane: str = Form(""),
+            go_on: str = Form("", alias="next"), user: Agent) -> Response:
+    done = _act(request, case_id, resolve_case, "resolved", note=note.strip(), actor=user.name)
+    return go_next(request, case_id, user, "resolved", lane=lane) if go_on == "1" else done
 
 
 @router.post("/reopen")

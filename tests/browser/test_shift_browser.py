@@ -273,3 +273,20 @@ def test_a_snoozed_case_leaves_needs_reply_and_wakes_on_the_customers_next_post(
         case = connection.execute(select(CASE.c.snoozed_until, CASE.c.snooze_until_post)
                                   .where(CASE.c.id == int(snoozed))).one()
     assert (case.snoozed_until, case.snooze_until_post) == (None, False)
+
+
+def test_an_agent_resolves_from_the_keyboard_and_moves_on(driver: Any, served: Served) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    log_in(driver, served, "agent")
+    resolved = open_case(driver, served, "fresh_40")
+    driver.find_element(By.TAG_NAME, "body").send_keys("v")
+    note = wait(driver, lambda d: d.switch_to.active_element if d.switch_to.active_element.get_attribute("id")
+                == "resolve-note" else None)
+    note.send_keys("refund issued by phone")
+    note.send_keys(Keys.CONTROL, Keys.ENTER)
+    wait(driver, lambda d: "done=resolved" in d.current_url and f"/cases/{resolved}?" not in d.current_url)
+    with served.engine.connect() as connection:
+        case = connection.execute(select(CASE.c.state, CASE.c.resolution_note).where(CASE.c.id == int(resolved))).one()
+    assert (case.state, case.resolution_note) == ("resolved", "refund issued by phone")

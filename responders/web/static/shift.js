@@ -85,6 +85,7 @@
       case "r": return focus("reject-reason") || (say("Only approvers can reject a reply."), true);
       case "m": return click("ready") || (say("This reply cannot be marked ready."), true);
       case "s": return focus("snooze-for");
+      case "v": return focus("resolve-note");
       case "i": return focus("snippet");
       case "n": return click("next-case");
       case "z": return click("undo");
@@ -97,6 +98,13 @@
   }
 
   function onKey(event) {
+    var t = event.target;
+    if ((event.ctrlKey || event.metaKey) && event.key === "Enter" && t && t.getAttribute &&
+        t.getAttribute("data-submit-on") === "ctrl-enter" && t.form) {
+      event.preventDefault();
+      if (t.form.reportValidity()) { t.form.requestSubmit(); }
+      return;
+    }
     if (event.ctrlKey || event.metaKey || event.altKey) { return; }
     if (typing(event.target)) {
       if (event.key === "Enter" && event.target.id === "snippet") { event.preventDefault(); insertSnippet(); }
