@@ -37,7 +37,7 @@ def main() -> int:
     from sqlalchemy import select
 
     from models.db import make_engine
-    from models.handoff import mark_ready
+    from models.outbox import mark_ready
     from models.tables import DRAFT
     from models.types import utcnow
     from models.users import create_user, set_signature

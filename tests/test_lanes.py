@@ -10,9 +10,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from models.handoff import HandoffError, mark_ready, undo_approval
 from models.lanes import lane_counts, lane_page, next_in_lane
-from models.outbox import approve_draft, claim_approved, edit_draft, release_drafts
+from models.outbox import (
+    HandoffError,
+    approve_draft,
+    claim_approved,
+    edit_draft,
+    mark_ready,
+    release_drafts,
+    undo_approval,
+)
 from models.queue import QueueFilter
 from models.tables import AUDIT, CASE, DRAFT
 from models.types import utcnow

@@ -16,9 +16,8 @@ from sqlalchemy.engine import Engine
 
 from models.audit import text_hash
 from models.cases import CaseError, snooze_case
-from models.handoff import HandoffError, mark_ready, undo_approval
 from models.lanes import LANES, next_in_lane
-from models.outbox import OutboxError, edit_draft
+from models.outbox import HandoffError, OutboxError, edit_draft, mark_ready, undo_approval
 from models.queue import case_detail
 from models.types import utcnow
 from models.users import SessionUser, user_signature
