@@ -171,6 +171,9 @@ def apply_move_in(connection: Connection, *, case_id: int, move: Move, now: date
         return Applied("unchanged")
     if attach_mention and mention_id is not None:
         connection.execute(update(MENTION).where(MENTION.c.id == mention_id).values(case_id=case_id))
+        author = connection.execute(select(MENTION.c.author_id).where(MENTION.c.id == mention_id)).scalar()
+        if author is not None:
+            wake_on_post_in(connection, case_id=case_id, author_id=int(author), now=now)
     _event(connection, case_id, change, now, mention_id)
     if actor is not None and actor not in SYSTEM_ACTORS:
         action = _AUDIT_ACTIONS.get(type(move), f"case_{change.to_state}")
@@ -248,6 +251,29 @@ def claim_case(engine: Engine, *, case_id: int, user: str, now: datetime, hold: 
         if row is None:
             raise CaseError(f"no case {case_id}", kind="missing")
         raise CaseHeld(row.editing_by or "someone")
+
+
+def snooze_case(engine: Engine, *, case_id: int, until: datetime | None, until_post: bool, actor: str,
+                now: datetime, address: str | None = None) -> None:
+    """Take the case out of the needs-action lane until ``until`` or (``until_post``) the customer's next post
+    in its thread; either wakes on that post. ``until=None, until_post=False`` wakes it now. Audited."""
+    with writing(engine) as connection:
+        _lock(connection, case_id)
+        connection.execute(update(CASE).where(CASE.c.id == case_id)
+                           .values(snoozed_until=until, snooze_until_post=until_post, updated_at=now))
+        what = ("until the customer posts" if until_post else "") + (
+            f"{' or ' if until_post else 'until '}{until:%Y-%m-%d %H:%M} UTC" if until else "")
+        audit(connection, actor=actor, action="snooze" if what else "wake", now=now, case_id=case_id,
+              detail=what or None, address=address)
+
+
+def wake_on_post_in(connection: Connection, *, case_id: int, author_id: int, now: datetime) -> bool:
+    """The case's customer posted in its thread: a snoozed case comes back to the needs-action lane."""
+    return connection.execute(
+        update(CASE).where(CASE.c.id == case_id, CASE.c.author_id == author_id,
+                           or_(CASE.c.snooze_until_post.is_(True), CASE.c.snoozed_until.is_not(None)))
+        .values(snoozed_until=None, snooze_until_post=False, updated_at=now)
+    ).rowcount == 1
 
 
 def release_case(engine: Engine, *, case_id: int, user: str) -> bool:

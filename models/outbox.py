@@ -21,12 +21,18 @@ from sqlalchemy.engine import Connection, Engine
 from models.audit import audit, text_hash
 from models.case_states import ReplySent
 from models.cases import apply_move_in, mark_csat_requested_in
-from models.db import insert_for, reading, writing
+from models.db import insert_for, writing
+
+# The outbox's read-only queries live in models.outbox_reads; they are importable from here too.
+from models.outbox_reads import EDITABLE as EDITABLE
+from models.outbox_reads import HeldReply as HeldReply
+from models.outbox_reads import WaitingReply as WaitingReply
+from models.outbox_reads import case_drafts as case_drafts
+from models.outbox_reads import draft_for_case as draft_for_case
+from models.outbox_reads import held_replies as held_replies
+from models.outbox_reads import waiting_replies as waiting_replies
 from models.tables import AUTHOR, DRAFT, MENTION
 from models.types import utcnow
-
-EDITABLE = ("draft", "approved", "held", "failed")
-"""Statuses whose text may still change (editing sends the draft back to ``draft``)."""
 
 
 class OutboxError(Exception):
@@ -84,10 +90,12 @@ def _draft_row(connection: Connection, draft_id: int) -> Any:
 
 
 def approve_draft(engine: Engine, *, draft_id: int, approver: str, now: datetime, text: str | None = None,
-                  style_issues: Sequence[dict[str, str]] | None = None, address: str | None = None) -> str:
+                  style_issues: Sequence[dict[str, str]] | None = None, address: str | None = None,
+                  send_after: datetime | None = None, detail: str | None = None) -> str:
     """Approve a draft (optionally with edited ``text``); returns the hash of the approved text.
 
-    The text approved is the text sent: the hash is recorded now and checked before posting.
+    The text approved is the text sent: the hash is recorded now and checked before posting. ``send_after``:
+    the outbox leaves it alone until then (the console's undo window, see ``undo_approval``).
     """
     with writing(engine) as connection:
         row = _draft_row(connection, draft_id)
@@ -96,7 +104,8 @@ def approve_draft(engine: Engine, *, draft_id: int, approver: str, now: datetime
         final = row.text if text is None else text
         digest = text_hash(final)
         values: dict[str, Any] = {"status": "approved", "text": final, "text_hash": digest, "approved_by": approver,
-                                  "approved_at": now, "updated_at": now, "last_error": None}
+                                  "approved_at": now, "updated_at": now, "last_error": None,
+                                  "send_after": send_after}
         if style_issues is not None:
             values["style_issues"] = list(style_issues)
         changed = connection.execute(
@@ -105,7 +114,7 @@ def approve_draft(engine: Engine, *, draft_id: int, approver: str, now: datetime
         if changed.rowcount != 1:
             raise OutboxError(f"draft {draft_id} changed while it was being approved")
         audit(connection, actor=approver, action="approve", now=now, case_id=row.case_id, draft_id=draft_id,
-              text=final, address=address)
+              text=final, detail=detail, address=address)
         return digest
 
 
@@ -119,7 +128,7 @@ def edit_draft(engine: Engine, *, draft_id: int, editor: str, text: str, style_i
         changed = connection.execute(
             update(DRAFT).where(DRAFT.c.id == draft_id, DRAFT.c.status == row.status).values(
                 text=text, style_issues=list(style_issues), status="draft", text_hash=None, approved_by=None,
-                approved_at=None, updated_at=now)
+                approved_at=None, send_after=None, ready_by=None, ready_at=None, updated_at=now)
         )
         if changed.rowcount != 1:
             raise OutboxError(f"draft {draft_id} changed while it was being edited")
@@ -195,8 +204,9 @@ def _unleased(now: datetime) -> Any:
 
 def claim_approved(engine: Engine, *, owner: str, now: datetime, lease: timedelta, limit: int,
                    platforms: Sequence[str] | None = None) -> list[OutboxItem]:
-    """Approved replies to send, leased to ``owner`` (SKIP LOCKED on PostgreSQL)."""
-    return _claim(engine, where=and_(DRAFT.c.status == "approved", _unleased(now)), owner=owner, now=now,
+    """Approved replies to send, leased to ``owner`` (SKIP LOCKED on PostgreSQL); none still in its undo window."""
+    due = or_(DRAFT.c.send_after.is_(None), DRAFT.c.send_after <= now)
+    return _claim(engine, where=and_(DRAFT.c.status == "approved", due, _unleased(now)), owner=owner, now=now,
                   lease=lease, limit=limit, platforms=platforms)
 
 
@@ -285,54 +295,6 @@ def release_drafts(engine: Engine, *, owner: str) -> int:
         ).rowcount or 0
 
 
-def draft_for_case(engine: Engine, *, case_id: int) -> int | None:
-    """The case's current draft (the newest reply or satisfaction follow-up not yet sent or rejected)."""
-    with reading(engine) as connection:
-        row = connection.execute(
-            select(DRAFT.c.id).where(DRAFT.c.case_id == case_id, DRAFT.c.status.in_(EDITABLE))
-            .order_by(DRAFT.c.id.desc()).limit(1)
-        ).first()
-        return row.id if row else None
-
-
-def case_drafts(engine: Engine, *, case_id: int, kind: str) -> list[tuple[int, str]]:
-    """(draft id, status) of a case's drafts of ``kind``, oldest first."""
-    with reading(engine) as connection:
-        return [(r.id, r.status) for r in connection.execute(
-            select(DRAFT.c.id, DRAFT.c.status).where(DRAFT.c.case_id == case_id, DRAFT.c.kind == kind)
-            .order_by(DRAFT.c.id))]
-
-
-@dataclass(frozen=True, slots=True)
-class WaitingReply:
-    """An approved or held reply, with what decides whether the outbox can send it."""
-
-    draft_id: int
-    case_id: int
-    status: str
-    brand: str
-    platform: str
-    reply_eligible: bool | None
-    eligibility_reason: str | None
-    post_deleted: bool
-    last_error: str | None
-
-
-def waiting_replies(engine: Engine, *, now: datetime, limit: int = 500) -> list[WaitingReply]:
-    """Held replies, and approved ones no sender holds a lease on, oldest approval first."""
-    with reading(engine) as connection:
-        rows = connection.execute(
-            select(DRAFT.c.id, DRAFT.c.case_id, DRAFT.c.status, MENTION.c.brand, MENTION.c.platform,
-                   MENTION.c.reply_eligible, MENTION.c.eligibility_reason, MENTION.c.deleted_at.is_not(None),
-                   DRAFT.c.last_error)
-            .join(MENTION, MENTION.c.id == DRAFT.c.mention_id)
-            .where(DRAFT.c.status.in_(("approved", "held")), or_(DRAFT.c.status == "held", _unleased(now)))
-            .order_by(DRAFT.c.approved_at, DRAFT.c.id)
-            .limit(limit)
-        )
-        return [WaitingReply(*row) for row in rows]
-
-
 def hold_reply(engine: Engine, *, draft_id: int, reason: str, now: datetime) -> bool:
     """approved → held with ``reason`` (in ``last_error``), or a held reply's reason updated; audited as the
     outbox's act. False when the draft is in neither state or already held for that reason."""
@@ -362,23 +324,49 @@ def release_held(engine: Engine, *, draft_id: int, now: datetime) -> bool:
         return changed
 
 
-@dataclass(frozen=True, slots=True)
-class HeldReply:
-    draft_id: int
-    case_id: int
-    kind: str
-    platform: str
-    brand: str
-    reason: str
-    approved_by: str | None
+# The hand-off between agents and approvers. An agent marks a draft ready (it stays a ``draft``;
+# ``ready_by``/``ready_at`` say who handed it over, and editing it takes that back). An approval made in the
+# console carries ``send_after``: until then ``claim_approved`` takes nothing and the approver may undo it.
+# Both are conditional UPDATEs: an undo and the outbox's claim cannot both win, so an undone reply is never
+# posted and a posted reply is never undone.
 
 
-def held_replies(engine: Engine, *, limit: int | None = None) -> list[HeldReply]:
-    """Every held reply with its reason, oldest approval first: what `closeloop post` and the digest report."""
-    query = (select(DRAFT.c.id, DRAFT.c.case_id, DRAFT.c.kind, MENTION.c.platform, MENTION.c.brand,
-                    DRAFT.c.last_error, DRAFT.c.approved_by)
-             .join(MENTION, MENTION.c.id == DRAFT.c.mention_id)
-             .where(DRAFT.c.status == "held").order_by(DRAFT.c.approved_at, DRAFT.c.id))
-    with reading(engine) as connection:
-        return [HeldReply(r[0], r[1], r[2], r[3], r[4], r[5] or "held", r[6])
-                for r in connection.execute(query if limit is None else query.limit(limit))]
+class HandoffError(Exception):
+    """A hand-off that no longer applies (the draft moved on, the undo window closed)."""
+
+
+def mark_ready(engine: Engine, *, draft_id: int, actor: str, now: datetime, address: str | None = None) -> None:
+    """Hand a draft to the approvers. Refused unless it is a ``draft`` (or ``failed``) not yet handed over."""
+    with writing(engine) as connection:
+        row = connection.execute(select(DRAFT.c.case_id, DRAFT.c.status, DRAFT.c.ready_by)
+                                 .where(DRAFT.c.id == draft_id)).first()
+        if row is None:
+            raise HandoffError(f"no draft {draft_id}")
+        changed = connection.execute(
+            update(DRAFT).where(DRAFT.c.id == draft_id, DRAFT.c.status.in_(("draft", "failed")),
+                                DRAFT.c.ready_at.is_(None))
+            .values(ready_by=actor, ready_at=now, updated_at=now)
+        ).rowcount == 1
+        if not changed:
+            why = f"{row.ready_by} marked it ready already" if row.ready_by else f"it is {row.status}"
+            raise HandoffError(f"draft {draft_id} cannot be marked ready: {why}")
+        audit(connection, actor=actor, action="ready", now=now, case_id=row.case_id, draft_id=draft_id)
+
+
+def undo_approval(engine: Engine, *, draft_id: int, actor: str, now: datetime, address: str | None = None) -> None:
+    """approved (or held) → draft, while its undo window is open and no outbox has claimed it."""
+    with writing(engine) as connection:
+        row = connection.execute(select(DRAFT.c.case_id, DRAFT.c.status).where(DRAFT.c.id == draft_id)).first()
+        if row is None:
+            raise HandoffError(f"no draft {draft_id}")
+        changed = connection.execute(
+            update(DRAFT).where(
+                DRAFT.c.id == draft_id, DRAFT.c.status.in_(("approved", "held")), DRAFT.c.send_after > now,
+                or_(DRAFT.c.lease_until.is_(None), DRAFT.c.lease_until < now))
+            .values(status="draft", text_hash=None, approved_by=None, approved_at=None, send_after=None,
+                    last_error=None, lease_owner=None, lease_until=None, updated_at=now)
+        ).rowcount == 1
+        if not changed:
+            raise HandoffError(f"too late to undo: the reply for case {row.case_id} is {row.status} and on its way")
+        audit(connection, actor=actor, action="undo_approve", now=now, case_id=row.case_id, draft_id=draft_id,
+              address=address)

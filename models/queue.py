@@ -1,7 +1,7 @@
 """The queue and a case as the desk sees them: read-only queries for the console, the CLI and the JSON queue.
 
 The queue page is filtered, ordered and paginated in SQL (deadline first, using ``ix_case_state_deadline``);
-the caller ranks the page by urgency with ``responders.queue.rank_queue`` (urgency depends on the clock).
+the console's lanes (``models.lanes``) build on these columns and conditions.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def _queue_columns() -> list[Any]:
 
 
 def _conditions(filters: QueueFilter, now: datetime) -> list[Any]:
-    where: list[Any] = [CASE.c.state.in_(list(filters.states))]
+    where: list[Any] = [CASE.c.state.in_(list(filters.states))] if filters.states else []
     if filters.brand:
         where.append(CASE.c.brand == filters.brand)
     if filters.platform:
@@ -200,6 +200,9 @@ class DraftView:
     approved_at: datetime | None
     sent_at: datetime | None
     last_error: str | None
+    ready_by: str | None = None
+    ready_at: datetime | None = None
+    send_after: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +220,8 @@ class CaseDetail:
     history_cases: list[EarlierCase] = field(default_factory=list)
     history_mentions: list[PostView] = field(default_factory=list)
     events: list[EventView] = field(default_factory=list)
+    snoozed_until: datetime | None = None
+    snooze_until_post: bool = False
 
 
 def case_detail(engine: Engine, *, case_id: int, history_limit: int = 20, thread_limit: int = 100) -> CaseDetail | None:
@@ -225,7 +230,8 @@ def case_detail(engine: Engine, *, case_id: int, history_limit: int = 20, thread
     (same author row, or the same handle ignoring case)."""
     query = (
         select(*_queue_columns(), CASE.c.author_id, AUTHOR.c.key, CASE.c.opened_at, CASE.c.resolution,
-               CASE.c.resolution_note, CASE.c.resolved_by, CASE.c.conversation_id.label("case_conversation"))
+               CASE.c.resolution_note, CASE.c.resolved_by, CASE.c.conversation_id.label("case_conversation"),
+               CASE.c.snoozed_until, CASE.c.snooze_until_post)
         .join(MENTION, MENTION.c.id == CASE.c.root_mention_id)
         .join(AUTHOR, AUTHOR.c.id == CASE.c.author_id)
         .outerjoin(SENTIMENT, SENTIMENT.c.mention_id == MENTION.c.id)
@@ -240,7 +246,7 @@ def case_detail(engine: Engine, *, case_id: int, history_limit: int = 20, thread
         draft = connection.execute(
             select(DRAFT.c.id, DRAFT.c.status, DRAFT.c.text, DRAFT.c.quote, DRAFT.c.language, DRAFT.c.agent,
                    DRAFT.c.style_issues, DRAFT.c.text_hash, DRAFT.c.approved_by, DRAFT.c.approved_at,
-                   DRAFT.c.sent_at, DRAFT.c.last_error)
+                   DRAFT.c.sent_at, DRAFT.c.last_error, DRAFT.c.ready_by, DRAFT.c.ready_at, DRAFT.c.send_after)
             .where(DRAFT.c.case_id == case_id).order_by(DRAFT.c.id.desc()).limit(1)
         ).first()
         post_columns = (MENTION.c.id, MENTION.c.platform, MENTION.c.text, MENTION.c.url, MENTION.c.created_at,
@@ -292,8 +298,10 @@ def case_detail(engine: Engine, *, case_id: int, history_limit: int = 20, thread
         resolved_by=row.resolved_by,
         draft=None if draft is None else DraftView(
             draft.id, draft.status, draft.text, draft.quote, draft.language, draft.agent, draft.style_issues or [],
-            draft.text_hash, draft.approved_by, draft.approved_at, draft.sent_at, draft.last_error),
+            draft.text_hash, draft.approved_by, draft.approved_at, draft.sent_at, draft.last_error, draft.ready_by,
+            draft.ready_at, draft.send_after),
         thread=thread, history_cases=history_cases, history_mentions=history_mentions, events=events,
+        snoozed_until=row.snoozed_until, snooze_until_post=bool(row.snooze_until_post),
     )
 
 

@@ -156,6 +156,10 @@ class Case(SQLModel, table=True):
     csat_requested_at: datetime | None = _when()
     editing_by: str | None = Field(default=None, max_length=200)
     editing_until: datetime | None = _when()
+    # Snoozed: out of the needs-action lane until ``snoozed_until`` passes or, with ``snooze_until_post`` (or
+    # any snooze), until the customer posts in the case's thread again (models.cases wakes it).
+    snoozed_until: datetime | None = _when()
+    snooze_until_post: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -206,6 +210,11 @@ class Draft(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     lease_owner: str | None = Field(default=None, max_length=200)
     lease_until: datetime | None = _when()
+    # An agent handed the draft to the approvers ("ready for approval"); editing it takes that back.
+    ready_by: str | None = Field(default=None, max_length=200)
+    ready_at: datetime | None = _when()
+    # An approval from the console can be undone until then; the outbox claims no draft before it.
+    send_after: datetime | None = _when()
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 

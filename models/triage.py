@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from models.case_states import ACTIVE
-from models.cases import open_case_in
+from models.cases import open_case_in, wake_on_post_in
 from models.db import reading, writing
 from models.tables import AUTHOR, CASE, MENTION, SENTIMENT
 from models.types import utcnow
@@ -136,4 +136,6 @@ def record_triage(
                 language=item.language, prior_complaints=prior, deadline=deadline, now=now,
                 lane="praise" if praise else "complaint")
         connection.execute(update(MENTION).where(MENTION.c.id == item.mention_id).values(case_id=case_id))
+        if not opened:
+            wake_on_post_in(connection, case_id=case_id, author_id=item.author_id, now=now)
         return int(case_id), opened

@@ -92,6 +92,23 @@ def credentials_for(engine: Engine, *, name: str) -> Credentials | None:
         return Credentials(*row) if row else None
 
 
+def user_signature(engine: Engine, *, name: str) -> str | None:
+    """How ``name`` signs the replies they approve (None: not set, or no such user)."""
+    with reading(engine) as connection:
+        value = connection.execute(select(USER.c.signature).where(USER.c.name == name)).scalar()
+        return str(value) if value and str(value).strip() else None
+
+
+def set_signature(engine: Engine, *, name: str, signature: str | None, actor: str, now: datetime,
+                  address: str | None = None) -> None:
+    """Set (or clear, with None) how ``name`` signs the replies they approve. Audited."""
+    with writing(engine) as connection:
+        if connection.execute(update(USER).where(USER.c.name == name).values(signature=signature)).rowcount != 1:
+            raise UserError(f"no user {name!r}")
+        audit(connection, actor=actor, action="signature", now=now, detail=f"{name}: {signature or '(default)'}",
+              address=address)
+
+
 def update_password_hash(engine: Engine, *, user_id: int, password_hash: str) -> None:
     """Store a re-hash (argon2 parameters changed); not audited, the password is the same."""
     with writing(engine) as connection:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from monitor import config_loading
+from monitor.config_console import Snippet
 from monitor.config_drafting import BrandFacts, DraftingSettings
 from monitor.config_loading import ConfigError, ConfigNotFound, find_config
 from monitor.config_radar import RadarSettings
@@ -168,6 +169,9 @@ class ConsoleSettings(Section):
         "none by default, so no client can choose the address that is throttled and audited.",
     )
     edit_lock_minutes: int = Field(10, ge=1, description="How long an open editor keeps a case claimed.")
+    undo_seconds: int = Field(10, ge=0, le=600, description="How long an approval can be undone before the outbox "
+                              "sends it (0: no undo).")
+    snippets: tuple[Snippet, ...] = Field((), description="Canned snippets agents insert into a reply.")
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -55,7 +55,14 @@ class QueueItem:
 
 def rank_queue(rows: list[QueueRow], settings: Settings, *, now: datetime) -> list[QueueItem]:
     """Most urgent first; ties go to the earlier deadline, then the older case."""
-    items = [
+    items = score_rows(rows, settings, now=now)
+    items.sort(key=lambda item: (-item.urgency.score, item.row.deadline_at, item.row.case_id))
+    return items
+
+
+def score_rows(rows: list[QueueRow], settings: Settings, *, now: datetime) -> list[QueueItem]:
+    """Each row with its urgency at ``now``, in the order given (the console's lanes are ordered in SQL)."""
+    return [
         QueueItem(
             row,
             rank(
@@ -77,8 +84,6 @@ def rank_queue(rows: list[QueueRow], settings: Settings, *, now: datetime) -> li
         )
         for row in rows
     ]
-    items.sort(key=lambda item: (-item.urgency.score, item.row.deadline_at, item.row.case_id))
-    return items
 
 
 def load_queue(engine: Engine, settings: Settings, *, now: datetime | None = None, limit: int | None = None) -> list[QueueItem]:

@@ -15,6 +15,7 @@ from models.sources import ConfiguredSource, record_poll_failure, sync_sources
 from models.tables import AuditEntry, Case, CaseEvent, Draft
 from models.types import utcnow
 from monitor.config import Settings
+from responders.drafting.signature import sign
 from responders.web.app import CSP
 from tests.web_support import PASSWORD, add_users, client, fill, lexicon_settings, login, post, standard_posts
 
@@ -119,18 +120,25 @@ def test_it_refuses_posts_without_the_csrf_token(desk: Engine, settings: Setting
     assert c.post(f"/cases/{case_id}/escalate", data={"note": "again"}, headers={"X-CSRF-Token": csrf}).status_code == 303
 
 
-def test_the_queue_shows_open_cases_most_urgent_first_with_what_the_desk_needs(desk: Engine, settings: Settings) -> None:
+def test_the_queue_shows_what_needs_action_by_the_clock_with_what_the_desk_needs(desk: Engine,
+                                                                                  settings: Settings) -> None:
     c = client(desk, settings)
     login(c, "viewer")
     page = c.get("/")
     assert page.status_code == 200
-    for needle in ("Jane Doe", "@<bdi>jane_doe</bdi>", "lexicon:vader", "data-deadline=", "mentions refund",
-                   "https://x.com/jane_doe/status/100", 'hx-trigger="every 5s, refresh"', 'class="eligible'):
+    for needle in ("Jane Doe", "@<bdi>jane_doe</bdi>", "data-deadline=", "mentions refund", 'id="lane-needs"',
+                   "https://x.com/jane_doe/status/100", 'hx-trigger="every 5s, refresh"', "Needs reply"):
         assert needle in page.text, needle
-    items = c.get("/api/queue").json()["items"]
-    assert len(items) == 4
-    scores = [i["urgency"]["score"] for i in items]
-    assert scores == sorted(scores, reverse=True)
+    for jargon in ("lexicon:vader", "eligibility unknown", "scored by", "sha256"):
+        assert jargon not in page.text, f"an agent's queue says {jargon!r}"
+    admin = client(desk, settings)
+    login(admin, "admin")
+    assert "lexicon:vader" in admin.get("/").text, "admins keep the scorer's details"
+    listing = c.get("/api/queue").json()
+    items = listing["items"]
+    assert len(items) == 4 and listing["lane"] == "needs" and listing["counts"]["needs"] == 4
+    deadlines = [i["deadline"] for i in items]
+    assert deadlines == sorted(deadlines), "ordered by the time left, not re-ranked by urgency"
     fragment = c.get("/queue/list", headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and "<html" not in fragment.text and 'id="filters"' not in fragment.text
 
@@ -175,9 +183,12 @@ def test_editing_checks_style_and_approving_records_the_hash_of_the_text_sent(de
     approved = approver.post(f"/cases/{case_id}/approve", data={"seen_hash": text_hash(text), "csrf": approver_csrf})
     assert approved.status_code == 303
     after = draft_of(desk, case_id)
-    assert (after["status"], after["text_hash"], after["approved_by"]) == ("approved", text_hash(text), "approver")
+    # Signed at approval by whoever approved it (an approver without a signature: their name after a dash).
+    signed = sign(text, "– approver", replacing=[agent.signature for agent in settings.agents])
+    assert after["text"] == signed and after["text"].endswith("\n– approver")
+    assert (after["status"], after["text_hash"], after["approved_by"]) == ("approved", text_hash(signed), "approver")
     audit = [r for r in rows(desk, AuditEntry) if r.action == "approve"]
-    assert [(r.actor, r.case_id, r.text_hash) for r in audit] == [("approver", case_id, text_hash(text))]
+    assert [(r.actor, r.case_id, r.text_hash) for r in audit] == [("approver", case_id, text_hash(signed))]
     # Editing the approved draft sends it back for approval: the text approved is the text sent.
     again = agent.post(f"/cases/{case_id}/edit", data={"text": text + " Thanks!", "csrf": agent_csrf})
     assert again.status_code == 303

@@ -21,7 +21,7 @@ CORPUS = Path(__file__).parent / "payloads" / "xss.txt"
 OUR_HX = {"hx-get", "hx-post", "hx-trigger", "hx-swap", "hx-target", "hx-sync", "hx-headers"}
 # The console's own skip links (base.html, queue.html): in-page fragments, never a post's URL.
 SKIP_LINKS = {"#main", "#queue-list"}
-OUR_SCRIPTS = {"/static/htmx.min.js", "/static/app.js"}
+OUR_SCRIPTS = {"/static/htmx.min.js", "/static/app.js", "/static/shift.js"}
 
 
 def load_corpus() -> list[str]:

@@ -29,7 +29,9 @@ from models.types import utcnow
 from models.users import SessionUser
 from responders.web.auth import Agent, Approver, client_address, has_role
 from responders.web.render import page
-from responders.web.style import findings_for
+from responders.web.shift import go_next, lane_name, signed_findings
+from responders.web.style import Findings, findings_for
+from responders.web.views import case_context
 
 router = APIRouter(prefix="/cases/{case_id}")
 MAX_TEXT = 20_000
@@ -72,8 +74,9 @@ def check(request: Request, case_id: int, *, text: str = Form(""),
           user: Agent) -> Response:
     """The style checker's findings and the length against the platform's limit, as the agent types."""
     detail, draft = _draft(request, case_id)
-    findings = findings_for(request.app.state.settings, text=text[:MAX_TEXT], language=draft.language,
-                            platform=detail.row.platform, quote=draft.quote)
+    findings = signed_findings(request.app.state.settings, request.app.state.engine, user.name,
+                               text=text[:MAX_TEXT], language=draft.language, platform=detail.row.platform,
+                               quote=draft.quote)[1]
     return page(request, "_findings.html", {"findings": findings})
 
 
@@ -111,43 +114,70 @@ def edit(request: Request, case_id: int, *, text: str = Form(...), seen_hash: st
 
 @router.post("/approve")
 def approve(request: Request, case_id: int, *, seen_hash: str = Form(...), text: str | None = Form(None),
+            confirm: str = Form(""), lane: str = Form(""), go_on: str = Form("", alias="next"),
             user: Approver) -> Response:
-    """Approve the draft for sending, as the approver saw it (``seen_hash``), optionally with their edit."""
-    engine = request.app.state.engine
+    """Approve the draft for sending, as the approver saw it (``seen_hash``), optionally with their edit, signed
+    with the approver's signature. Style findings need ``confirm=1`` (the answer names them first). The outbox
+    waits ``console.undo_seconds`` before sending; with ``next=1`` the desk moves on to the lane's next case."""
+    engine, settings = request.app.state.engine, request.app.state.settings
     detail, draft = _draft(request, case_id)
     _claim(request, case_id, user)
     try:
         if seen_hash != text_hash(draft.text):
             raise HTTPException(409, "the draft changed since you opened it; reload and check it again")
-        final = draft.text if text is None else text
-        findings = findings_for(request.app.state.settings, text=final, language=draft.language,
-                                platform=detail.row.platform, quote=draft.quote)
+        typed = draft.text if text is None else text[:MAX_TEXT]
+        final, findings = signed_findings(settings, engine, user.name, text=typed, language=draft.language,
+                                          platform=detail.row.platform, quote=draft.quote)
         if findings.over:
             raise HTTPException(422, f"the reply is {findings.length} long; {detail.row.platform} takes {findings.limit}")
+        if findings.issues and confirm != "1":
+            return _confirm(request, case_id, user, typed, findings, lane=lane, go_on=go_on)
+        now = utcnow()
+        undo = settings.console.undo_seconds
+        noted = ("approved with style findings: " + "; ".join(i.message for i in findings.issues)
+                 if findings.issues else None)
         try:
             if draft.status == "approved" and final != draft.text:
                 edit_draft(engine, draft_id=draft.id, editor=user.name, text=final,
-                           style_issues=findings.as_dicts(), now=utcnow(), address=client_address(request))
-            digest = approve_draft(engine, draft_id=draft.id, approver=user.name, now=utcnow(), text=final,
-                                   style_issues=findings.as_dicts(), address=client_address(request))
+                           style_issues=findings.as_dicts(), now=now, address=client_address(request))
+            digest = approve_draft(engine, draft_id=draft.id, approver=user.name, now=now, text=final,
+                                   style_issues=findings.as_dicts(), address=client_address(request),
+                                   send_after=now + timedelta(seconds=undo) if undo else None, detail=noted)
         except OutboxError as exc:
             raise HTTPException(409, str(exc)) from None
     finally:
         release_case(engine, case_id=case_id, user=user.name)
+    if go_on == "1":
+        return go_next(request, case_id, user, "approved", lane=lane, undo=case_id if undo else None,
+                       text_hash=digest)
     return _done(request, case_id, "approved", text_hash=digest)
 
 
+def _confirm(request: Request, case_id: int, user: SessionUser, typed: str, findings: Findings, *, lane: str,
+             go_on: str) -> Response:
+    """Not approved yet: the style findings, named, and a second button that approves with ``confirm=1``."""
+    names = "; ".join(issue.message for issue in findings.issues)
+    if _scripted(request):
+        return JSONResponse({"error": f"not approved: the reply has style findings ({names}); confirm to approve "
+                                      "it anyway", "confirm": True, "findings": findings.as_dicts()}, status_code=409)
+    context = case_context(request, case_id, user)
+    context.update(editor_text=typed, confirm={"findings": findings, "next": go_on}, lane=lane_name(lane))
+    return page(request, "case.html", context, status=409)
+
+
 @router.post("/reject")
-def reject(request: Request, case_id: int, *, reason: str = Form(""),
-           user: Approver) -> Response:
+def reject(request: Request, case_id: int, *, reason: str = Form(""), lane: str = Form(""),
+           go_on: str = Form("", alias="next"), user: Approver) -> Response:
     if not reason.strip():
         raise HTTPException(422, "a rejection needs a reason")
     _, draft = _draft(request, case_id)
     try:
-        reject_draft(request.app.state.engine, draft_id=draft.id, actor=user.name, reason=reason.strip(),
+        reject_draft(request.app.state.engine, draft_id=draft.id, actor=user.name, reason=reason.strip()[:500],
                      now=utcnow(), address=client_address(request))
     except OutboxError as exc:
         raise HTTPException(409, str(exc)) from None
+    if go_on == "1":
+        return go_next(request, case_id, user, "rejected", lane=lane)
     return _done(request, case_id, "rejected")
 
 
@@ -188,9 +218,10 @@ def escalate(request: Request, case_id: int, *, note: str = Form(""),
 
 
 @router.post("/resolve")
-def resolve(request: Request, case_id: int, *, note: str = Form(""),
-            user: Agent) -> Response:
-    return _act(request, case_id, resolve_case, "resolved", note=note.strip(), actor=user.name)
+def resolve(request: Request, case_id: int, *, note: str = Form(""), lane: str = Form(""),
+            go_on: str = Form("", alias="next"), user: Agent) -> Response:
+    done = _act(request, case_id, resolve_case, "resolved", note=note.strip(), actor=user.name)
+    return go_next(request, case_id, user, "resolved", lane=lane) if go_on == "1" else done
 
 
 @router.post("/reopen")

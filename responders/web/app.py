@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor.config import Settings
-from responders.web import actions, admin, auth, spikes, views
+from responders.web import actions, admin, auth, shift, spikes, views
 from responders.web.auth import NotLoggedIn
 from responders.web.render import build_environment, page
 
@@ -91,6 +91,7 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(views.router)
     app.include_router(actions.router)
+    app.include_router(shift.router)
     app.include_router(admin.router)
     spikes.install(app)
     return app

@@ -64,6 +64,19 @@ def cmd_users(args: argparse.Namespace) -> int:
 
     settings = settings_for(args)
     engine = open_database(settings)
+    if args.users_action == "signature":
+        from models.users import set_signature
+
+        text = " ".join(args.signature.split())
+        if len(text) > 200:
+            raise CliError("a signature is at most 200 characters", EXIT_BAD_INPUT)
+        try:
+            set_signature(engine, name=args.name, signature=text or None, actor="cli", now=utcnow(), address="cli")
+        except UserError as exc:
+            raise CliError(str(exc), EXIT_NOT_APPLIED) from None
+        print(f"{args.name} signs approved replies with {text!r}" if text else
+              f"{args.name} signs approved replies with their name after a dash")
+        return EXIT_OK
     if args.users_action == "list":
         for user in list_users(engine):
             print(f"{user.name}\t{user.role}\t{'disabled' if user.disabled else 'active'}")
@@ -101,3 +114,8 @@ def register(commands: Any) -> None:
     add.set_defaults(func=cmd_users)
     listing = actions.add_parser("list", help="every account with its role")
     listing.set_defaults(func=cmd_users)
+    signature = actions.add_parser("signature", help="how an approver signs the replies they approve "
+                                   "(empty: their name after a dash)")
+    signature.add_argument("name")
+    signature.add_argument("signature", help='e.g. "– Maria, Acme care"')
+    signature.set_defaults(func=cmd_users)

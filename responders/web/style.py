@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from monitor.config import Settings
@@ -23,10 +24,12 @@ class Findings:
         return [{"code": issue.code, "message": issue.message} for issue in self.issues]
 
 
-def findings_for(settings: Settings, *, text: str, language: str, platform: str, quote: str = "") -> Findings:
-    """Check ``text`` against the care style guide, with every configured agent's signature accepted."""
+def findings_for(settings: Settings, *, text: str, language: str, platform: str, quote: str = "",
+                 signatures: Sequence[str] = ()) -> Findings:
+    """Check ``text`` against the care style guide, with every configured agent's signature (and
+    ``signatures``: the approver's) accepted."""
     limit = PLATFORM_LIMITS.get(platform)
-    signatures = [agent.signature for agent in settings.agents]
+    signatures = [*signatures, *(agent.signature for agent in settings.agents)]
     checked = platform if limit is not None else "reddit"
     issues = check_style(text, language=language, platform=checked, signatures=signatures,
                          quoted=[quote] if quote else [])

@@ -134,16 +134,17 @@ def test_an_agent_and_an_approver_work_the_queue_with_the_keyboard(driver: Any, 
     editor.send_keys(Keys.CONTROL, "a")
     editor.send_keys("Unfortunately we can't do that")
     wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#findings [data-code=negative_wording]"))
-    assert driver.find_elements(By.CSS_SELECTOR, "#findings [data-code=no_signature]")
     editor.send_keys(Keys.CONTROL, "a")
-    editor.send_keys("Fran, I'm sorry your parcel went missing. I've sent a replacement today. – Maria, Acme care")
+    editor.send_keys("Fran, I'm sorry your parcel went missing. I've sent a replacement today.")
     wait(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, "#findings [data-code=negative_wording]"))
     wait(driver, lambda d: "Meets the style guide" in d.find_element(By.ID, "findings").text)
     assert "/ 280 characters" in driver.find_element(By.ID, "char-count").text
     typed = editor.get_attribute("value")
     driver.find_element(By.ID, "approve").click()
-    wait(driver, lambda d: "Done: approved" in d.page_source)
-    assert driver.find_element(By.ID, "draft-text").get_attribute("value") == typed
+    wait(driver, lambda d: "done=approved" in d.current_url and f"/cases/{target}?" not in d.current_url)
+    driver.get(f"{served.url}/cases/{target}")
+    # Signed at approval with the approver's signature (none set: their name after a dash).
+    assert driver.find_element(By.ID, "draft-text").get_attribute("value") == typed + "\n– approver"
     assert "approved" in driver.find_element(By.CSS_SELECTOR, ".editor-card h2 .status").text.lower()
     # Back in the queue, `a` approves the selected case's draft as shown.
     driver.get(served.url + "/")
@@ -153,7 +154,9 @@ def test_an_agent_and_an_approver_work_the_queue_with_the_keyboard(driver: Any, 
          .perform() or selected_id(d) == target)
     body.send_keys("a")
     wait(driver, lambda d: f"Approved case #{target}" in d.find_element(By.ID, "toast").text)
-    wait(driver, lambda d: "approved" in d.find_element(By.ID, f"case-{target}").find_element(By.CSS_SELECTOR, ".draft .status").text.lower())
+    # Approved, it leaves "needs reply" for "approved, sending" when the list refreshes.
+    wait(driver, lambda d: not d.find_elements(By.ID, f"case-{target}"))
+    assert int(driver.find_element(By.CSS_SELECTOR, "#lane-sending .count").text) == 2
     assert_nothing_ran(driver, "after approving")
 
 

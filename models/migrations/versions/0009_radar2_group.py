@@ -1,7 +1,7 @@
 """a spike's group reply (which draft answered which case) and its status updates
 
-Revision ID: 0008_radar2_group
-Revises: 0007_radar_spikes
+Revision ID: 0009_radar2_group
+Revises: 0008_lanes_desk
 Create Date: 2026-11-30 07:55:00
 """
 
@@ -11,8 +11,8 @@ import sqlmodel
 import models.types
 
 
-revision = '0008_radar2_group'
-down_revision = '0007_radar_spikes'
+revision = '0009_radar2_group'
+down_revision = '0008_lanes_desk'
 branch_labels = None
 depends_on = None
 
