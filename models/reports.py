@@ -184,3 +184,12 @@ def case_threads(engine: Engine, *, states: Sequence[str] = ("open",)) -> list[C
         return [CaseThread(*row) for row in rows]
 
 
+
+
+def newest_scorer(engine: Engine) -> str | None:
+    """The model that scored the newest scored mention (by id, so the primary key answers it); None when
+    nothing has been scored yet."""
+    query = (select(SENTIMENT.c.model).where(SENTIMENT.c.label != "unscored")
+             .order_by(SENTIMENT.c.mention_id.desc()).limit(1))
+    with reading(engine) as connection:
+        return connection.execute(query).scalar_one_or_none()

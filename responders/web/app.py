@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor.config import Settings
-from responders.web import actions, admin, auth, shift, spikes, views
+from responders.web import actions, admin, auth, scorer_banner, shift, spikes, views
 from responders.web.auth import NotLoggedIn
 from responders.web.render import build_environment, page
 
@@ -94,6 +94,7 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.include_router(shift.router)
     app.include_router(admin.router)
     spikes.install(app)
+    scorer_banner.install(app)
     return app
 
 
