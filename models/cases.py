@@ -30,7 +30,7 @@ from models.case_states import (
     Transition,
 )
 from models.db import insert_for, writing
-from models.tables import AUTHOR, CASE, CASE_EVENT, MENTION
+from models.tables import AUTHOR, CASE, CASE_EVENT, DRAFT, MENTION
 
 
 class CaseError(Exception):
@@ -169,6 +169,8 @@ def apply_move_in(connection: Connection, *, case_id: int, move: Move, now: date
         connection.execute(update(CASE).where(CASE.c.id == case_id).values(**values))
     if change is None:
         return Applied("unchanged")
+    if change.clears_resolution:
+        _withdraw_rating_requests(connection, case_id, now)
     if attach_mention and mention_id is not None:
         connection.execute(update(MENTION).where(MENTION.c.id == mention_id).values(case_id=case_id))
         author = connection.execute(select(MENTION.c.author_id).where(MENTION.c.id == mention_id)).scalar()
@@ -179,6 +181,17 @@ def apply_move_in(connection: Connection, *, case_id: int, move: Move, now: date
         action = _AUDIT_ACTIONS.get(type(move), f"case_{change.to_state}")
         audit(connection, actor=actor, action=action, now=now, case_id=case_id, detail=change.note, address=address)
     return Applied("recorded", change)
+
+
+WITHDRAWN_RATING = "the case reopened before the rating request was sent"
+
+
+def _withdraw_rating_requests(connection: Connection, case_id: int, now: datetime) -> None:
+    """A reopened case is not fixed: its unsent "glad this is sorted, how did we do?" must never go out. The
+    outbox claims a draft by a conditional UPDATE on its status, so one already sending is left to finish."""
+    connection.execute(update(DRAFT).where(DRAFT.c.case_id == case_id, DRAFT.c.kind == "csat",
+                                           DRAFT.c.status.in_(("draft", "approved", "held")))
+                       .values(status="rejected", last_error=WITHDRAWN_RATING, updated_at=now))
 
 
 def apply_move(engine: Engine, *, case_id: int, move: Move, now: datetime, expect_state: str | None = None,

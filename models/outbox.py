@@ -60,8 +60,8 @@ def record_csat_draft(engine: Engine, *, case_id: int, mention_id: int, language
                       style_issues: Sequence[dict[str, str]], now: datetime) -> bool:
     """Queue a satisfaction follow-up (status ``draft``: a person approves it) and mark the case as asked.
 
-    A post already holding an unsent follow-up (from an earlier resolution of a case since reopened) gets it
-    back as a fresh draft; one whose follow-up went out is not asked twice. False when nothing was drafted;
+    A post already holding an unsent follow-up (from an earlier resolution of a case since reopened: the reopen
+    withdrew it) gets it back as a fresh draft; one whose follow-up went out is not asked twice. False when nothing was drafted;
     the case is marked asked either way, so it is never drafted twice for one resolution.
     """
     values = {"language": language, "text": text, "agent": agent, "style_issues": list(style_issues),
@@ -75,7 +75,7 @@ def record_csat_draft(engine: Engine, *, case_id: int, mention_id: int, language
         ).first()
         revived = inserted is None and connection.execute(
             update(DRAFT).where(DRAFT.c.mention_id == mention_id, DRAFT.c.kind == "csat",
-                                DRAFT.c.status.in_(("draft", "held", "failed")))
+                                DRAFT.c.status.in_(("draft", "held", "failed", "rejected")))
             .values(status="draft", text_hash=None, approved_by=None, approved_at=None, last_error=None, **values)
         ).rowcount == 1
         mark_csat_requested_in(connection, case_id=case_id, now=now)

@@ -165,6 +165,8 @@ def test_a_case_reopened_from_the_console_is_asked_for_a_rating_again_when_resol
     assert desk.post(f"/cases/{case_id}/reopen", data={"csrf": csrf}).status_code == 303
     reopened = _case(engine, case_id)
     assert (reopened["state"], reopened["resolved_by"], reopened["csat_requested_at"]) == ("reopened", None, None)
+    assert [status for _id, status in case_drafts(engine, case_id=case_id, kind="csat")] == ["rejected"], \
+        "the unsent rating request is withdrawn: the case is not fixed"
     assert draft_csat_followups(engine, settings, now=utcnow()) == 0, "a reopened case is asked for nothing"
 
     assert desk.post(f"/cases/{case_id}/resolve", data={"note": "replaced in store", "csrf": csrf}).status_code == 303
