@@ -130,10 +130,12 @@ def resolved_cases_with_new_complaints(engine: Engine, *, limit: int) -> list[La
 
 
 def responded_cases_since(engine: Engine, *, before: datetime, limit: int) -> list[CaseState]:
-    """Responded cases that have been responded since ``before`` or earlier."""
+    """Responded complaint cases that have been responded since ``before`` or earlier (a thank-you for praise
+    never goes stale)."""
     with reading(engine) as connection:
         rows = connection.execute(
-            select(*state_columns()).where(CASE.c.state == "responded", state_since() <= before)
+            select(*state_columns()).where(CASE.c.state == "responded", CASE.c.lane == "complaint",
+                                           state_since() <= before)
             .order_by(CASE.c.id).limit(limit)
         )
         return [CaseState(*row) for row in rows]
@@ -214,8 +216,8 @@ def cases_needing_csat(engine: Engine, *, limit: int) -> list[CsatTarget]:
             select(CASE.c.id, latest.label("mention_id"), CASE.c.platform, CASE.c.brand, CASE.c.language,
                    AUTHOR.c.handle, AUTHOR.c.name, agent.label("agent"))
             .join(AUTHOR, AUTHOR.c.id == CASE.c.author_id)
-            .where(CASE.c.state == "resolved", CASE.c.csat_requested_at.is_(None), CASE.c.csat.is_(None),
-                   CASE.c.resolution != "csat")
+            .where(CASE.c.state == "resolved", CASE.c.lane == "complaint", CASE.c.csat_requested_at.is_(None),
+                   CASE.c.csat.is_(None), CASE.c.resolution != "csat")
             .order_by(CASE.c.id)
             .limit(limit)
         )

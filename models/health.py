@@ -33,14 +33,14 @@ class QueueState:
 
 
 def queue_state(engine: Engine, *, now: datetime) -> QueueState:
-    """Cases waiting for a first response (open or reopened), when the oldest of their posts was written
+    """Complaint cases waiting for a first response (open or reopened; a thank-you for praise is off the clock), when the oldest of their posts was written
     (the one-hour clock starts at the post, not when we saw it), and how many are past their deadline."""
     with reading(engine) as connection:
         row = connection.execute(
             select(func.count(), func.min(MENTION.c.created_at),
                    func.coalesce(func.sum(when((CASE.c.deadline_at < now, 1), else_=0)), 0))
             .select_from(CASE.outerjoin(MENTION, MENTION.c.id == CASE.c.root_mention_id))
-            .where(CASE.c.state.in_(WAITING))
+            .where(CASE.c.state.in_(WAITING), CASE.c.lane == "complaint")
         ).one()
     oldest = row[1]
     if isinstance(oldest, str):  # an aggregate loses the column type on SQLite

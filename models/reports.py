@@ -79,17 +79,18 @@ def _case_records(where: Any) -> Select[Any]:
 
 
 def case_records(engine: Engine, *, posted_from: datetime, posted_to: datetime) -> list[CaseRecord]:
-    """Cases whose complaint was posted in [posted_from, posted_to)."""
+    """Complaint cases whose complaint was posted in [posted_from, posted_to) (thank-you cases of the praise
+    lane are no complaints)."""
     with reading(engine) as connection:
         rows = connection.execute(_case_records(and_(MENTION.c.created_at >= posted_from,
-                                                     MENTION.c.created_at < posted_to)))
+                                                     MENTION.c.created_at < posted_to, CASE.c.lane == "complaint")))
         return [CaseRecord(*row) for row in rows]
 
 
 def open_case_records(engine: Engine, *, posted_before: datetime) -> list[CaseRecord]:
-    """Every case neither resolved nor withdrawn whose complaint was posted before ``posted_before``."""
+    """Every complaint case neither resolved nor withdrawn whose complaint was posted before ``posted_before``."""
     with reading(engine) as connection:
-        rows = connection.execute(_case_records(and_(CASE.c.state.not_in(FINISHED),
+        rows = connection.execute(_case_records(and_(CASE.c.state.not_in(FINISHED), CASE.c.lane == "complaint",
                                                      MENTION.c.created_at < posted_before)))
         return [CaseRecord(*row) for row in rows]
 

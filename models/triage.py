@@ -6,13 +6,14 @@ thread or opens a case through the door (``models.cases.open_case_in``), in the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from models.case_states import ACTIVE
+from models.case_states import ACTIVE, STATES
 from models.cases import open_case_in, wake_on_post_in
 from models.db import reading, writing
 from models.tables import AUTHOR, CASE, MENTION, SENTIMENT
@@ -74,8 +75,8 @@ def count_prior_complaints(connection: Connection, *, author_id: int, before: da
     )
 
 
-def _thread_case(connection: Connection, item: ToTriage) -> int | None:
-    """The author's active case in the same thread, if any."""
+def _thread_case(connection: Connection, item: ToTriage, states: Sequence[str] = ACTIVE) -> int | None:
+    """The author's case in the same thread in one of ``states`` (by default an active one), if any."""
     keys = [k for k in (item.conversation_id, item.in_reply_to_id) if k]
     if not keys:
         return None
@@ -86,7 +87,7 @@ def _thread_case(connection: Connection, item: ToTriage) -> int | None:
     )
     row = connection.execute(
         select(CASE.c.id)
-        .where(CASE.c.id.in_(thread), CASE.c.author_id == item.author_id, CASE.c.state.in_(ACTIVE))
+        .where(CASE.c.id.in_(thread), CASE.c.author_id == item.author_id, CASE.c.state.in_(states))
         .order_by(CASE.c.id.desc())
         .limit(1)
     ).first()
@@ -123,6 +124,10 @@ def record_triage(
             return None, False
         case_id = _thread_case(connection, item)
         praise = lane == "praise" and not complaint
+        if case_id is None and praise and _thread_case(connection, item, STATES) is not None:
+            # thanks in the thread of the author's finished case ("5/5, thank you"): an answer to our follow-up,
+            # which the tracker reads there (a rating, a confirmation); never a thank-you case of its own
+            praise = False
         if case_id is None and not complaint and not praise:
             return None, False
         opened = case_id is None
