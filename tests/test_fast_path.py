@@ -16,7 +16,7 @@ import pytest
 import monitor.scoring as scoring
 from monitor.config import ScoringSettings
 from monitor.scoring import ScorerUnavailable, build_scorer, onnx_export
-from monitor.scoring.device import CPU_PROVIDER, CUDA_PROVIDER, onnx_providers
+from monitor.scoring.device import CPU_PROVIDER, CUDA_PROVIDER, nvidia_gpu_present, onnx_providers
 from monitor.scoring.preprocessing import length_sorted_batches
 
 DATA = Path(__file__).parent / "data"
@@ -318,3 +318,12 @@ def test_loading_a_prepared_fast_path_imports_no_torch(prepared: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["onnx-int8", "True", "False"]
+
+
+def test_a_gpu_is_seen_from_the_driver_without_torch(tmp_path: Path) -> None:
+    driver = tmp_path / "gpus"
+    assert not nvidia_gpu_present(driver)
+    driver.mkdir()
+    assert not nvidia_gpu_present(driver)
+    (driver / "0000:3b:00.0").mkdir()
+    assert nvidia_gpu_present(driver)
