@@ -76,9 +76,7 @@ def _from_manifest(folder: Traversable | Path, manifest: dict[str, Any]) -> Offl
         raise ValueError(f"{stored['file']} has sha256 {digest}, the manifest says {stored['sha256']}")
     weights = _read_npy(data)
     if weights.dtype != np.int8 or weights.shape != (spec.buckets, len(labels)):
-        raise ValueError(
-            f"weights are {weights.dtype}{weights.shape}, expected int8({spec.buckets}, {len(labels)})"
-        )
+        raise ValueError(f"weights are {weights.dtype}{weights.shape}, expected int8({spec.buckets}, {len(labels)})")
     return OfflineModel(
         name=f"{manifest['name']}-{manifest['version']}",
         spec=spec,

@@ -33,12 +33,8 @@ class FeatureSpec:
         return 1 << self.buckets_log2
 
     def as_dict(self) -> dict[str, int]:
-        return {
-            "buckets_log2": self.buckets_log2,
-            "char_min": self.char_min,
-            "char_max": self.char_max,
-            "word_ngrams": self.word_ngrams,
-        }
+        return {"buckets_log2": self.buckets_log2, "char_min": self.char_min, "char_max": self.char_max,
+                "word_ngrams": self.word_ngrams}
 
 
 # Social-media noise that says nothing about sentiment: links, @handles (X, Mastodon's @user@instance,
@@ -58,80 +54,22 @@ _SPACE_AFTER = re.compile(r"(?<=[(\[{«“])\s+")
 _DIGITS = re.compile(r"\d+")  # order numbers and prices: every run of digits reads as one "0"
 _WORD = re.compile(r"\w+")
 _EMOTICONS = {  # ASCII emoticons read as the emoji they stand for
-    ":-)": "🙂",
-    ":)": "🙂",
-    "(:": "🙂",
-    ":-d": "😀",
-    ":d": "😀",
-    ";-)": "😉",
-    ";)": "😉",
-    "<3": "❤",
-    ":-(": "🙁",
-    ":(": "🙁",
-    "):": "🙁",
-    ":'(": "😢",
-    ":-/": "😕",
-    ":/": "😕",
-    "</3": "💔",
-    ":-p": "😛",
-    ":p": "😛",
+    ":-)": "🙂", ":)": "🙂", "(:": "🙂", ":-d": "😀", ":d": "😀", ";-)": "😉", ";)": "😉", "<3": "❤",
+    ":-(": "🙁", ":(": "🙁", "):": "🙁", ":'(": "😢", ":-/": "😕", ":/": "😕", "</3": "💔", ":-p": "😛", ":p": "😛",
 }
-_EMOTICON = re.compile(
-    r"(?<!\S)(?:" + "|".join(re.escape(e) for e in sorted(_EMOTICONS, key=len, reverse=True)) + r")(?!\S)"
-)
+_EMOTICON = re.compile(r"(?<!\S)(?:" + "|".join(re.escape(e) for e in sorted(_EMOTICONS, key=len, reverse=True))
+                       + r")(?!\S)")
 # Common emoji, glossed with English words the training data carries with the emoji's usual polarity.
 # Unicode's own names ("SERIOUS FACE WITH SYMBOLS COVERING MOUTH") often do not; other symbols use them.
 _EMOJI_WORDS = {
-    "😡": "angry",
-    "🤬": "angry furious",
-    "😠": "angry",
-    "😤": "angry",
-    "😢": "sad crying",
-    "😭": "sad crying",
-    "😞": "disappointed sad",
-    "😔": "sad",
-    "🙁": "sad",
-    "☹": "sad",
-    "😕": "confused",
-    "😒": "annoyed",
-    "😩": "tired awful",
-    "😫": "tired awful",
-    "🤮": "disgusting",
-    "🤢": "disgusting",
-    "💩": "crap",
-    "👎": "bad",
-    "💔": "heartbroken sad",
-    "😱": "scared",
-    "😨": "scared",
-    "🙄": "annoyed",
-    "🙂": "happy",
-    "😀": "happy",
-    "😃": "happy",
-    "😄": "happy",
-    "😁": "happy",
-    "😊": "happy",
-    "😉": "happy",
-    "😂": "haha funny",
-    "🤣": "haha funny",
-    "😍": "love",
-    "🥰": "love",
-    "😘": "love",
-    "❤": "love",
-    "♥": "love",
-    "💕": "love",
-    "💖": "love",
-    "👍": "good",
-    "👌": "good",
-    "👏": "great",
-    "🙏": "thank you",
-    "🎉": "great",
-    "🥳": "great",
-    "😎": "cool",
-    "⭐": "great",
-    "🌟": "great",
-    "✨": "great",
-    "💯": "great",
-    "😛": "funny",
+    "😡": "angry", "🤬": "angry furious", "😠": "angry", "😤": "angry", "😢": "sad crying", "😭": "sad crying",
+    "😞": "disappointed sad", "😔": "sad", "🙁": "sad", "☹": "sad", "😕": "confused", "😒": "annoyed",
+    "😩": "tired awful", "😫": "tired awful", "🤮": "disgusting", "🤢": "disgusting", "💩": "crap", "👎": "bad",
+    "💔": "heartbroken sad", "😱": "scared", "😨": "scared", "🙄": "annoyed",
+    "🙂": "happy", "😀": "happy", "😃": "happy", "😄": "happy", "😁": "happy", "😊": "happy", "😉": "happy",
+    "😂": "haha funny", "🤣": "haha funny", "😍": "love", "🥰": "love", "😘": "love", "❤": "love", "♥": "love",
+    "💕": "love", "💖": "love", "👍": "good", "👌": "good", "👏": "great", "🙏": "thank you", "🎉": "great",
+    "🥳": "great", "😎": "cool", "⭐": "great", "🌟": "great", "✨": "great", "💯": "great", "😛": "funny",
 }
 _SKIN_TONES = frozenset(chr(c) for c in range(0x1F3FB, 0x1F400))
 
@@ -200,7 +138,7 @@ def _char_hashes(padded: str, spec: FeatureSpec) -> npt.NDArray[np.uint64]:
     for n in range(1, spec.char_max + 1):
         if len(points) < n:
             break
-        rolling = rolling[: len(points) - n + 1] * _PRIME + points[n - 1 :]
+        rolling = rolling[: len(points) - n + 1] * _PRIME + points[n - 1:]
         if n >= spec.char_min:
             out.append(rolling ^ _salt(_CHAR_SALT, n))
     return np.concatenate(out) if out else np.empty(0, np.uint64)
@@ -215,7 +153,7 @@ def _word_hashes(words: list[str], spec: FeatureSpec) -> npt.NDArray[np.uint64]:
     for n in range(1, spec.word_ngrams + 1):
         if len(base) < n:
             break
-        rolling = rolling[: len(base) - n + 1] * _PRIME + base[n - 1 :]
+        rolling = rolling[: len(base) - n + 1] * _PRIME + base[n - 1:]
         out.append(rolling ^ _salt(_WORD_SALT, n))
     return np.concatenate(out)
 
