@@ -233,7 +233,7 @@ def main() -> None:
             f"{agreement(labels['onnx'], fp32):.1%}, torch int8 {agreement(labels['int8-torch'], fp32):.1%}; "
             f"naive pipeline vs our fp32: {naive_same} of {len(subset)} identical",
             f"- {args.repeats} interleaved rounds; texts per CPU-second counts every thread of the process (torch "
-            "and ONNX Runtime used 2), so on 2 idle cores the wall-clock rate approaches up to twice it; the naive baseline runs on every {stride}th text (same length mix, same "
+            f"and ONNX Runtime used 2), so on 2 idle cores the wall-clock rate approaches up to twice it; the naive baseline runs on every {stride}th text (same length mix, same "
             "preprocessing and truncation). RSS: a fresh process per path, after loading and scoring 64 texts "
             f"(the fast path's process imports torch: {memory['onnx']['torch']}).",
             f"- goals: {GOALS}. Fast path at the median: {onnx_ratio:.1f}× naive, {onnx_rate:.0f} texts/s — "
