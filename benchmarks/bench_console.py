@@ -40,28 +40,8 @@ from responders.web.auth import hash_password
 
 REPO = Path(__file__).resolve().parent.parent
 PLATFORMS = ("x", "reddit", "mastodon", "bluesky")
-WORDS = (
-    "order",
-    "late",
-    "refund",
-    "app",
-    "crash",
-    "login",
-    "support",
-    "parcel",
-    "charged",
-    "twice",
-    "broken",
-    "waiting",
-    "days",
-    "still",
-    "nothing",
-    "why",
-    "help",
-    "awful",
-    "never",
-    "arrived",
-)
+WORDS = ("order", "late", "refund", "app", "crash", "login", "support", "parcel", "charged", "twice", "broken",
+         "waiting", "days", "still", "nothing", "why", "help", "awful", "never", "arrived")
 AUTHORS = 100_000
 RESOLVED = 10_000
 CHUNK = 20_000
@@ -71,9 +51,7 @@ def _text(rng: random.Random) -> str:
     return "@acme " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 20)))
 
 
-def _rows(
-    mentions: int, open_cases: int, now: datetime, seed: int = 11
-) -> dict[str, Iterator[dict[str, Any]]]:
+def _rows(mentions: int, open_cases: int, now: datetime, seed: int = 11) -> dict[str, Iterator[dict[str, Any]]]:
     """Row generators per table, in insertion order. Case i has root mention i (ids from 1)."""
     cases = open_cases + RESOLVED
 
@@ -82,16 +60,8 @@ def _rows(
         for n in range(1, AUTHORS + 1):
             platform_name = PLATFORMS[n % 4]
             handle = f"user{n // 4}" if n % 10 else f"User{n // 4}"  # one person often on several platforms
-            yield {
-                "id": n,
-                "platform": platform_name,
-                "key": f"k{n}",
-                "handle": handle,
-                "name": f"Person {n}",
-                "followers": rng.randint(0, 200_000),
-                "verified": False,
-                "first_seen_at": now - timedelta(days=90),
-            }
+            yield {"id": n, "platform": platform_name, "key": f"k{n}", "handle": handle, "name": f"Person {n}",
+                   "followers": rng.randint(0, 200_000), "verified": False, "first_seen_at": now - timedelta(days=90)}
 
     def author_of(i: int) -> int:
         return (i * 7919) % AUTHORS + 1
@@ -106,22 +76,11 @@ def _rows(
         for i in range(1, cases + 1):
             at = created(i, rng)
             state = "open" if i <= open_cases else "resolved"
-            yield {
-                "id": i,
-                "brand": "Acme",
-                "platform": PLATFORMS[author_of(i) % 4],
-                "author_id": author_of(i),
-                "root_mention_id": i,
-                "conversation_id": f"c{i}",
-                "state": state,
-                "resolution": None if state == "open" else "agent",
-                "category": "general",
-                "language": "en",
-                "prior_complaints": rng.randint(0, 2),
-                "opened_at": at,
-                "deadline_at": at + timedelta(hours=1),
-                "updated_at": at,
-            }
+            yield {"id": i, "brand": "Acme", "platform": PLATFORMS[author_of(i) % 4], "author_id": author_of(i),
+                   "root_mention_id": i, "conversation_id": f"c{i}", "state": state,
+                   "resolution": None if state == "open" else "agent", "category": "general", "language": "en",
+                   "prior_complaints": rng.randint(0, 2), "opened_at": at, "deadline_at": at + timedelta(hours=1),
+                   "updated_at": at}
 
     def mention_rows() -> Iterator[dict[str, Any]]:
         rng = random.Random(seed + 2)
@@ -130,62 +89,28 @@ def _rows(
             is_root = i <= cases
             at = created(i, rng_case) if is_root else now - timedelta(days=rng.uniform(0, 60))
             author = author_of(i) if is_root else rng.randint(1, AUTHORS)
-            yield {
-                "id": i,
-                "platform": PLATFORMS[author % 4],
-                "canonical_id": f"m{i}",
-                "platform_id": f"m{i}",
-                "brand": "Acme",
-                "author_id": author,
-                "text": _text(rng),
-                "url": f"https://x.com/u/status/{i}",
-                "created_at": at,
-                "fetched_at": at,
-                "conversation_id": f"c{i}" if is_root else f"c{rng.randint(1, cases)}",
-                "language": "en",
-                "reply_eligible": True,
-                "triaged_at": at,
-                "is_complaint": is_root,
-                "case_id": i if is_root else None,
-                "created_at_known": True,
-            }
+            yield {"id": i, "platform": PLATFORMS[author % 4], "canonical_id": f"m{i}", "platform_id": f"m{i}",
+                   "brand": "Acme", "author_id": author, "text": _text(rng),
+                   "url": f"https://x.com/u/status/{i}", "created_at": at, "fetched_at": at,
+                   "conversation_id": f"c{i}" if is_root else f"c{rng.randint(1, cases)}", "language": "en",
+                   "reply_eligible": True, "triaged_at": at, "is_complaint": is_root,
+                   "case_id": i if is_root else None, "created_at_known": True}
 
     def sentiment_rows() -> Iterator[dict[str, Any]]:
         rng = random.Random(seed + 3)
         for i in range(1, cases + 1):
-            yield {
-                "mention_id": i,
-                "label": "negative",
-                "score": rng.uniform(0.5, 1),
-                "model": "lexicon:vader",
-                "scored_at": now,
-            }
+            yield {"mention_id": i, "label": "negative", "score": rng.uniform(0.5, 1), "model": "lexicon:vader",
+                   "scored_at": now}
 
     def draft_rows() -> Iterator[dict[str, Any]]:
         for i in range(1, cases + 1):
-            yield {
-                "id": i,
-                "case_id": i,
-                "mention_id": i,
-                "kind": "reply",
-                "status": "draft" if i <= open_cases else "sent",
-                "language": "en",
-                "category": "general",
-                "quote": "",
-                "text": "Jane, I'm sorry your order is late. I've asked the courier today. – Maria, Acme care",
-                "agent": "Maria",
-                "attempts": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
+            yield {"id": i, "case_id": i, "mention_id": i, "kind": "reply", "status": "draft" if i <= open_cases else "sent",
+                   "language": "en", "category": "general", "quote": "",
+                   "text": "Jane, I'm sorry your order is late. I've asked the courier today. – Maria, Acme care",
+                   "agent": "Maria", "attempts": 0, "created_at": now, "updated_at": now}
 
-    return {
-        "author": authors(),
-        "case": case_rows(),
-        "mention": mention_rows(),
-        "sentiment": sentiment_rows(),
-        "draft": draft_rows(),
-    }
+    return {"author": authors(), "case": case_rows(), "mention": mention_rows(), "sentiment": sentiment_rows(),
+            "draft": draft_rows()}
 
 
 TABLES = {"author": Author, "case": Case, "mention": Mention, "sentiment": Sentiment, "draft": Draft}
@@ -238,8 +163,7 @@ def fill(engine: Engine, *, mentions: int, open_cases: int, now: datetime) -> No
         if engine.dialect.name == "postgresql":
             for name in ("author", "case", "mention", "draft"):
                 connection.exec_driver_sql(
-                    f"SELECT setval(pg_get_serial_sequence('\"{name}\"', 'id'), (SELECT max(id) FROM \"{name}\"))"
-                )
+                    f"SELECT setval(pg_get_serial_sequence('\"{name}\"', 'id'), (SELECT max(id) FROM \"{name}\"))")
         connection.exec_driver_sql("ANALYZE")
 
 
@@ -250,22 +174,14 @@ def _percentile(values: list[float], q: float) -> float:
 
 def measure(engine: Engine, *, requests: int, open_cases: int) -> dict[str, dict[str, float]]:
     settings = load_settings(REPO / "config.toml", env={})
-    create_user(
-        engine, name="bench", password_hash=hash_password("bench password"), role="approver", now=utcnow()
-    )
+    create_user(engine, name="bench", password_hash=hash_password("bench password"), role="approver", now=utcnow())
     client = TestClient(create_app(settings, engine), follow_redirects=False)
     form = client.get("/login").text
     token = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-    assert (
-        client.post("/login", data={"name": "bench", "password": "bench password", "csrf": token}).status_code
-        == 303
-    )
+    assert client.post("/login", data={"name": "bench", "password": "bench password", "csrf": token}).status_code == 303
     rng = random.Random(5)
     results: dict[str, dict[str, float]] = {}
-    for label, path_of in (
-        ("queue page", lambda: "/"),
-        ("case page", lambda: f"/cases/{rng.randint(1, open_cases)}"),
-    ):
+    for label, path_of in (("queue page", lambda: "/"), ("case page", lambda: f"/cases/{rng.randint(1, open_cases)}")):
         for _ in range(5):  # warm caches and the template compiler
             client.get(path_of())
         server, wall = [], []
@@ -275,13 +191,8 @@ def measure(engine: Engine, *, requests: int, open_cases: int) -> dict[str, dict
             wall.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, response.status_code
             server.append(float(response.headers["server-timing"].split("dur=")[1]))
-        results[label] = {
-            "p50": _percentile(server, 0.5),
-            "p95": _percentile(server, 0.95),
-            "max": max(server),
-            "wall_p95": _percentile(wall, 0.95),
-            "mean": statistics.mean(server),
-        }
+        results[label] = {"p50": _percentile(server, 0.5), "p95": _percentile(server, 0.95),
+                          "max": max(server), "wall_p95": _percentile(wall, 0.95), "mean": statistics.mean(server)}
     return results
 
 
@@ -318,15 +229,11 @@ def run_postgres(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mentions", type=int, default=1_000_000)
     parser.add_argument("--open", type=int, default=20_000)
     parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument(
-        "--pg", default=os.environ.get("CLOSELOOP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    )
+    parser.add_argument("--pg", default=os.environ.get("CLOSELOOP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "console.md"))
     args = parser.parse_args()
@@ -352,10 +259,8 @@ def main() -> None:
     for database, pages in results.items():
         for page, r in pages.items():
             verdict = "met" if r["p95"] < 150 else "MISSED"
-            lines.append(
-                f"| {database} | {page} | {r['p50']:.1f} | {r['p95']:.1f} | {r['max']:.1f} | "
-                f"{r['wall_p95']:.1f} | < 150 ms: {verdict} |"
-            )
+            lines.append(f"| {database} | {page} | {r['p50']:.1f} | {r['p95']:.1f} | {r['max']:.1f} | "
+                         f"{r['wall_p95']:.1f} | < 150 ms: {verdict} |")
     Path(args.out).write_text("\n".join(lines) + "\n", "utf-8")
     print("\n".join(lines))
 

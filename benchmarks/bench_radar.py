@@ -49,23 +49,8 @@ from monitor.radar.tick import _vocabularies, radar_tick
 
 _author = Author.__table__  # type: ignore[attr-defined]
 _mention = Mention.__table__  # type: ignore[attr-defined]
-COMPLAINT_WORDS = (
-    "late",
-    "charged",
-    "leaking",
-    "nobody",
-    "damaged",
-    "soaked",
-    "noise",
-    "wrong",
-    "crashed",
-    "broken",
-    "ikke",
-    "kahdesti",
-    "katki",
-    "לא",
-    "안",
-)
+COMPLAINT_WORDS = ("late", "charged", "leaking", "nobody", "damaged", "soaked", "noise", "wrong", "crashed", "broken",
+                   "ikke", "kahdesti", "katki", "לא", "안")
 
 
 class Store:
@@ -83,45 +68,21 @@ class Store:
             for r in records:
                 key = (r["platform"], r["author"]["id"])
                 if key not in self.authors and key not in fresh:
-                    fresh[key] = {
-                        "platform": key[0],
-                        "key": key[1],
-                        "handle": r["author"]["handle"],
-                        "name": r["author"]["name"],
-                        "followers": r["author"]["followers"],
-                        "verified": False,
-                        "first_seen_at": now,
-                    }
+                    fresh[key] = {"platform": key[0], "key": key[1], "handle": r["author"]["handle"],
+                                  "name": r["author"]["name"], "followers": r["author"]["followers"],
+                                  "verified": False, "first_seen_at": now}
             if fresh:
                 connection.execute(_author.insert(), list(fresh.values()))
-                for row in connection.execute(
-                    select(_author.c.id, _author.c.platform, _author.c.key).where(
-                        _author.c.id > (max(self.authors.values()) if self.authors else 0)
-                    )
-                ):
+                for row in connection.execute(select(_author.c.id, _author.c.platform, _author.c.key).where(
+                        _author.c.id > (max(self.authors.values()) if self.authors else 0))):
                     self.authors[(row.platform, row.key)] = row.id
-            connection.execute(
-                _mention.insert(),
-                [
-                    {
-                        "platform": r["platform"],
-                        "canonical_id": r["id"],
-                        "platform_id": r["id"],
-                        "brand": "Acme",
-                        "author_id": self.authors[(r["platform"], r["author"]["id"])],
-                        "text": r["text"],
-                        "url": r["url"],
-                        "created_at": datetime.fromisoformat(r["created_at"]),
-                        "created_at_known": True,
-                        "fetched_at": now,
-                        "language": r["lang"],
-                        "triaged_at": now,
-                        "is_complaint": any(w in r["text"] for w in COMPLAINT_WORDS),
-                        "metrics": r["metrics"],
-                    }
-                    for r in records
-                ],
-            )
+            connection.execute(_mention.insert(), [
+                {"platform": r["platform"], "canonical_id": r["id"], "platform_id": r["id"], "brand": "Acme",
+                 "author_id": self.authors[(r["platform"], r["author"]["id"])], "text": r["text"],
+                 "url": r["url"], "created_at": datetime.fromisoformat(r["created_at"]), "created_at_known": True,
+                 "fetched_at": now, "language": r["lang"], "triaged_at": now,
+                 "is_complaint": any(w in r["text"] for w in COMPLAINT_WORDS), "metrics": r["metrics"]}
+                for r in records])
 
 
 def peak_for(count: int, days: int) -> float:
@@ -141,9 +102,8 @@ def _word(n: int) -> str:
             return letters + "x"
 
 
-def generate(
-    rng: random.Random, start: datetime, end: datetime, peak: float, serial: int, people: int
-) -> list[dict[str, Any]]:
+def generate(rng: random.Random, start: datetime, end: datetime, peak: float, serial: int,
+             people: int) -> list[dict[str, Any]]:
     """The scenario's ordinary mentions, each with a few more words drawn from a long-tailed vocabulary of
     30,000 (real posts use far more words than the scenario's templates)."""
     records = list(ordinary_mentions(rng, start, end, peak_per_hour=peak, people=people, serial=serial))
@@ -153,17 +113,11 @@ def generate(
     return records
 
 
-OUTAGE = (
-    "@acme can't log in to the app, login keeps failing",
-    "@acme appen virker ikke, kan ikke logge ind",
-    "@acme sovellus ei toimi, kirjautuminen epäonnistuu",
-    "@acme 앱 로그인이 안 돼요",
-)
+OUTAGE = ("@acme can't log in to the app, login keeps failing", "@acme appen virker ikke, kan ikke logge ind",
+          "@acme sovellus ei toimi, kirjautuminen epäonnistuu", "@acme 앱 로그인이 안 돼요")
 
 
-def outage(
-    rng: random.Random, start: datetime, end: datetime, count: int, serial: int
-) -> list[dict[str, Any]]:
+def outage(rng: random.Random, start: datetime, end: datetime, count: int, serial: int) -> list[dict[str, Any]]:
     records = generate(rng, start, end, 50_000.0, serial, 1_000_000)[:count]
     for n, record in enumerate(records):
         record["text"] = OUTAGE[n % len(OUTAGE)]
@@ -179,40 +133,18 @@ def naive_tick(engine: Engine, settings: Settings, *, now: datetime) -> int:
     vocabularies = _vocabularies(settings)
     with engine.connect() as connection:
         rows = connection.execute(
-            select(
-                _mention.c.id,
-                _mention.c.brand,
-                _mention.c.platform,
-                _mention.c.created_at,
-                _mention.c.author_id,
-                _mention.c.text,
-                _mention.c.language,
-                _mention.c.is_complaint,
-            ).where(_mention.c.created_at > since, _mention.c.created_at <= now)
-        ).all()
-    posts = [
-        Post(
-            r.id,
-            r.brand,
-            r.platform,
-            r.created_at,
-            r.author_id,
-            bool(r.is_complaint),
-            frozenset(topics(r.text, r.language, vocabulary=vocabularies[r.brand])),
-        )
-        for r in rows
-    ]
-    sweep = Sweep(
-        radar, evaluated_until=now - timedelta(seconds=radar.step_seconds), memory=Memory(), spikes=[]
-    )
+            select(_mention.c.id, _mention.c.brand, _mention.c.platform, _mention.c.created_at, _mention.c.author_id,
+                   _mention.c.text, _mention.c.language, _mention.c.is_complaint)
+            .where(_mention.c.created_at > since, _mention.c.created_at <= now)).all()
+    posts = [Post(r.id, r.brand, r.platform, r.created_at, r.author_id, bool(r.is_complaint),
+                  frozenset(topics(r.text, r.language, vocabulary=vocabularies[r.brand]))) for r in rows]
+    sweep = Sweep(radar, evaluated_until=now - timedelta(seconds=radar.step_seconds), memory=Memory(), spikes=[])
     sweep.run(posts, end=now)
     return len(posts)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mentions", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--ticks", type=int, default=60)
@@ -240,7 +172,7 @@ def main() -> int:
         records = generate(rng, day, day + timedelta(days=1), peak, serial, people)
         serial += len(records) + 1
         for n in range(0, len(records), 20_000):
-            store.write(records[n : n + 20_000], now=end)
+            store.write(records[n:n + 20_000], now=end)
         day += timedelta(days=1)
     with engine.connect() as connection:
         stored = connection.execute(select(func.count()).select_from(_mention)).scalar_one()
@@ -251,11 +183,8 @@ def main() -> int:
     catch_up = time.perf_counter() - began
     with engine.connect() as connection:
         weights = connection.execute(select(func.count()).select_from(RadarTopic.__table__)).scalar_one()  # type: ignore[attr-defined]
-    print(
-        f"radar caught up with {stored:,} mentions in {catch_up:.0f} s ({stored / catch_up:,.0f}/s); "
-        f"{weights:,} topic weights kept",
-        flush=True,
-    )
+    print(f"radar caught up with {stored:,} mentions in {catch_up:.0f} s ({stored / catch_up:,.0f}/s); "
+          f"{weights:,} topic weights kept", flush=True)
 
     step = timedelta(seconds=args.tick_seconds)
     now = end
@@ -280,40 +209,27 @@ def main() -> int:
             began = time.perf_counter()
             counted = naive_tick(engine, settings, now=now)
             naive.append(time.perf_counter() - began)
-            print(
-                f"naive tick: {naive[-1]:.1f} s ({counted:,} mentions recounted); ours "
-                f"{ordinary[-1] * 1000:.0f} ms",
-                flush=True,
-            )
+            print(f"naive tick: {naive[-1]:.1f} s ({counted:,} mentions recounted); ours "
+                  f"{ordinary[-1] * 1000:.0f} ms", flush=True)
     opened = list_spikes(engine)
 
     def ms(values: list[float], q: float) -> str:
         return f"{sorted(values)[min(len(values) - 1, int(len(values) * q))] * 1000:.0f} ms"
 
-    print(
-        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
-        "SQLite (WAL, synchronous=FULL)"
-    )
-    print(
-        f"mentions stored: {stored:,} over {args.days} days; ticks of {args.tick_seconds:g} s; "
-        f"{arrived:,} arrived during {len(ordinary) + len(burst)} ticks"
-    )
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
+          "SQLite (WAL, synchronous=FULL)")
+    print(f"mentions stored: {stored:,} over {args.days} days; ticks of {args.tick_seconds:g} s; "
+          f"{arrived:,} arrived during {len(ordinary) + len(burst)} ticks")
     print("| tick | median | p95 | vs naive (median) |")
     print("|---|---:|---:|---:|")
     print(f"| naive: recount from scratch | {statistics.median(naive):.1f} s | — | 1× |")
-    print(
-        f"| ours, ordinary traffic | {ms(ordinary, 0.5)} | {ms(ordinary, 0.95)} | "
-        f"**{statistics.median(naive) / statistics.median(ordinary):,.0f}×** |"
-    )
+    print(f"| ours, ordinary traffic | {ms(ordinary, 0.5)} | {ms(ordinary, 0.95)} | "
+          f"**{statistics.median(naive) / statistics.median(ordinary):,.0f}×** |")
     if burst:
-        print(
-            f"| ours, during an outage (+{args.burst_per_tick} posts a tick, spike open) | {ms(burst, 0.5)} | "
-            f"{ms(burst, 0.95)} | {statistics.median(naive) / statistics.median(burst):,.0f}× |"
-        )
-    print(
-        f"catch-up (one-off, counting all {stored:,}): {catch_up:.0f} s, {stored / catch_up:,.0f} mentions/s; "
-        f"spikes open at the end: {[(s.id, s.topic[:3]) for s in opened]}"
-    )
+        print(f"| ours, during an outage (+{args.burst_per_tick} posts a tick, spike open) | {ms(burst, 0.5)} | "
+              f"{ms(burst, 0.95)} | {statistics.median(naive) / statistics.median(burst):,.0f}× |")
+    print(f"catch-up (one-off, counting all {stored:,}): {catch_up:.0f} s, {stored / catch_up:,.0f} mentions/s; "
+          f"spikes open at the end: {[(s.id, s.topic[:3]) for s in opened]}")
     return 0
 
 

@@ -49,7 +49,6 @@ def build_scorer(name: str) -> Any:
     if name == "auto":
         return configured(ScoringSettings(backend="auto"))
     if name == "none":
-
         class Unscored:
             model_name = "none"
 
@@ -68,11 +67,8 @@ def _norm(text: str) -> str:
 
 def fact_hits(expected: dict[str, list[str]], facts: Any) -> tuple[int, int]:
     got = {
-        "order_numbers": [n.upper() for n in facts.order_numbers],
-        "amounts": [str(a) for a in facts.amounts],
-        "dates": list(facts.dates),
-        "products": list(facts.products),
-        "tried": [str(a) for a in facts.tried],
+        "order_numbers": [n.upper() for n in facts.order_numbers], "amounts": [str(a) for a in facts.amounts],
+        "dates": list(facts.dates), "products": list(facts.products), "tried": [str(a) for a in facts.tried],
     }
     total = hits = 0
     for key, values in expected.items():
@@ -81,13 +77,9 @@ def fact_hits(expected: dict[str, list[str]], facts: Any) -> tuple[int, int]:
             if key in ("order_numbers", "amounts"):
                 hits += value.upper() in got[key] or value in got[key]
             elif key == "tried":
-                hits += value in got[key] or (
-                    "=" not in value and any(g.split("=")[0] == value for g in got[key])
-                )
+                hits += value in got[key] or ("=" not in value and any(g.split("=")[0] == value for g in got[key]))
             else:
-                hits += any(
-                    _norm(value) in _norm(g) or _norm(g) in _norm(value) for g in got[key] if _norm(g)
-                )
+                hits += any(_norm(value) in _norm(g) or _norm(g) in _norm(value) for g in got[key] if _norm(g))
     return hits, total
 
 
@@ -115,11 +107,7 @@ def measure(rows: list[dict[str, Any]], scorer: Any, *, legacy: bool) -> dict[st
     settings = load_settings(Path(monitor.__file__).resolve().parent.parent / "config.toml", env={})
     brand = settings.brands[0]
     sentiments = scorer.score([r["text"] for r in rows], [r["language"] for r in rows])
-    out: dict[str, Any] = {
-        "posts": len(rows),
-        "scorer": sorted({s.model for s in sentiments}),
-        "by_language": {},
-    }
+    out: dict[str, Any] = {"posts": len(rows), "scorer": sorted({s.model for s in sentiments}), "by_language": {}}
     per_language: dict[str, Counter[str]] = defaultdict(Counter)
     detection: list[tuple[bool, bool]] = []
     counts: Counter[str] = Counter()
@@ -127,14 +115,9 @@ def measure(rows: list[dict[str, Any]], scorer: Any, *, legacy: bool) -> dict[st
     for index, (row, sentiment) in enumerate(zip(rows, sentiments, strict=True)):
         language = row["language"]
         base: dict[str, Any] = {
-            "platform": row["platform"],
-            "post_text": row["text"],
-            "language": language,
-            "author_handle": row["author"]["handle"],
-            "author_name": row["author"]["name"],
-            "brand_name": brand.name,
-            "agent_name": "Maria",
-            "agent_signature": "– Maria, Acme care",
+            "platform": row["platform"], "post_text": row["text"], "language": language,
+            "author_handle": row["author"]["handle"], "author_name": row["author"]["name"], "brand_name": brand.name,
+            "agent_name": "Maria", "agent_signature": "– Maria, Acme care",
         }
         stats = per_language[language]
         stats["posts"] += 1
@@ -146,26 +129,11 @@ def measure(rows: list[dict[str, Any]], scorer: Any, *, legacy: bool) -> dict[st
             from monitor.urgency import severity_hits
             from responders.drafting import EarlierContact, facts_for
 
-            history = tuple(
-                EarlierContact(
-                    text=h["text"],
-                    platform=h["platform"],
-                    days_ago=h["days_ago"],
-                    case_state=h["case_state"],
-                    category=h["category"],
-                )
-                for h in row.get("history", ())
-            )
-            draft = draft_reply(
-                DraftRequest(
-                    **base,
-                    label=sentiment.label,
-                    score=sentiment.score,
-                    history=history,
-                    facts=facts_for(brand),
-                    seed=index,
-                )
-            )
+            history = tuple(EarlierContact(text=h["text"], platform=h["platform"], days_ago=h["days_ago"],
+                                           case_state=h["case_state"], category=h["category"])
+                            for h in row.get("history", ()))
+            draft = draft_reply(DraftRequest(**base, label=sentiment.label, score=sentiment.score, history=history,
+                                             facts=facts_for(brand), seed=index))
             reading = draft.reading
             assert reading is not None
             stats["intent_ok"] += reading.intent == row["intent"]
@@ -173,14 +141,9 @@ def measure(rows: list[dict[str, Any]], scorer: Any, *, legacy: bool) -> dict[st
             hits, total = fact_hits(row["facts"], reading.facts)
             stats["fact_hits"] += hits
             stats["facts"] += total
-            decision = triage(
-                intent=reading.intent,
-                label=sentiment.label,
-                score=sentiment.score,
-                cues=severity_hits(row["text"], language, settings.ranking.severity_words),
-                negative_threshold=settings.scoring.negative_threshold,
-                category=reading.category,
-            )
+            decision = triage(intent=reading.intent, label=sentiment.label, score=sentiment.score,
+                              cues=severity_hits(row["text"], language, settings.ranking.severity_words),
+                              negative_threshold=settings.scoring.negative_threshold, category=reading.category)
             predicted_complaint = decision.complaint
             counts["cases"] += decision.opens_case
             counts["praise_lane"] += decision.lane == "praise"
@@ -190,9 +153,7 @@ def measure(rows: list[dict[str, Any]], scorer: Any, *, legacy: bool) -> dict[st
             if row.get("history") and row["intent"] == "complaint":
                 from responders.understanding import Post, understand
 
-                earlier = understand(
-                    Post(" ".join(h["text"] for h in row["history"]), language)
-                ).facts.order_numbers
+                earlier = understand(Post(" ".join(h["text"] for h in row["history"]), language)).facts.order_numbers
                 if earlier:
                     counts["repeat_with_order"] += 1
                     uses = all(f"#{n}" in draft.text for n in earlier[:1]) and not draft.asks_private
@@ -210,13 +171,8 @@ def measure(rows: list[dict[str, Any]], scorer: Any, *, legacy: bool) -> dict[st
         stats["dm"] += asks_dm
         if row["intent"] == "praise":
             stats["praise"] += 1
-            apology = not [
-                i
-                for i in check_style(
-                    draft.text, language=draft.language, platform="reddit", signatures=["– Maria, Acme care"]
-                )
-                if i.code == "no_apology"
-            ]
+            apology = not [i for i in check_style(draft.text, language=draft.language, platform="reddit",
+                                                  signatures=["– Maria, Acme care"]) if i.code == "no_apology"]
             stats["praise_apologised"] += apology
         body = draft.text.rsplit("\n", 1)[0]
         sentences = {s.strip() for s in regex.split(r"(?<=[.!?])\s+", body)[1:] if len(WORD.findall(s)) >= 4}
@@ -251,11 +207,8 @@ def _pct(part: int, whole: int) -> str:
 def report(result: dict[str, Any], *, legacy: bool) -> str:
     t, c = result["total"], result["counts"]
     precision, recall, f1 = result["detection"]
-    lines = [
-        f"posts: {result['posts']}  scorer: {', '.join(result['scorer'])}  drafter: "
-        f"{'before issue 12 (legacy)' if legacy else 'this checkout'}",
-        "",
-    ]
+    lines = [f"posts: {result['posts']}  scorer: {', '.join(result['scorer'])}  drafter: "
+             f"{'before issue 12 (legacy)' if legacy else 'this checkout'}", ""]
     lines.append("| metric | value |")
     lines.append("|---|---|")
     if not legacy:
@@ -283,20 +236,12 @@ def report(result: dict[str, Any], *, legacy: bool) -> str:
             f"{_pct(c.get('complaints_reaching_a_person', 0), c.get('complaints', 0))} |",
             f"| cases opened / praise lane | {c.get('cases', 0)} / {c.get('praise_lane', 0)} |",
         ]
-    lines += [
-        "",
-        "| language | posts | intent | category | facts | clean | DM |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
+    lines += ["", "| language | posts | intent | category | facts | clean | DM |", "|---|---:|---:|---:|---:|---:|---:|"]
     for language, s in result["by_language"].items():
-
         def share(key: str, whole: str = "posts", s: dict[str, int] = s) -> str:
             return f"{100 * s.get(key, 0) / s[whole]:.0f}%" if s.get(whole) else "–"
-
-        lines.append(
-            f"| {language} | {s['posts']} | {share('intent_ok')} | {share('category_ok')} | "
-            f"{share('fact_hits', 'facts')} | {share('clean')} | {share('dm')} |"
-        )
+        lines.append(f"| {language} | {s['posts']} | {share('intent_ok')} | {share('category_ok')} | "
+                     f"{share('fact_hits', 'facts')} | {share('clean')} | {share('dm')} |")
     return "\n".join(lines)
 
 

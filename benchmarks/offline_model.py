@@ -46,11 +46,8 @@ def metrics(rows: Sequence[Row], predicted: Sequence[str]) -> dict[str, float]:
             recalls.append(sum(hits) / len(hits))
     correct = sum(p == r.label for r, p in zip(rows, predicted, strict=True))
     unscored = sum(p == "unscored" for p in predicted)
-    return {
-        "macro_recall": sum(recalls) / len(recalls),
-        "accuracy": correct / len(rows),
-        "unscored": unscored / len(rows),
-    }
+    return {"macro_recall": sum(recalls) / len(recalls), "accuracy": correct / len(rows),
+            "unscored": unscored / len(rows)}
 
 
 def labels_of(scorer: Scorer, rows: Sequence[Row]) -> list[str]:
@@ -92,17 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=default_data(), help="the data set folder")
     args = parser.parse_args(argv)
     if args.data is None or not args.data.is_dir():
-        print(
-            "offline_model: no data set folder (../shared/datasets/sentiment); pass --data", file=sys.stderr
-        )
+        print("offline_model: no data set folder (../shared/datasets/sentiment); pass --data", file=sys.stderr)
         return 2
     manifest = json.loads((model_files() / "manifest.json").read_text("utf-8"))
     if digests(args.data) != manifest["dataset"]["sha256"]:
-        print(
-            f"offline_model: {args.data} is not the data set the model was trained on (sha256 differs), "
-            "so its held-out split is not known",
-            file=sys.stderr,
-        )
+        print(f"offline_model: {args.data} is not the data set the model was trained on (sha256 differs), "
+              "so its held-out split is not known", file=sys.stderr)
         return 2
     training = manifest["training"]
     _, test = split(read_rows(args.data), seed=training["split_seed"], held_out=training["held_out"])

@@ -68,6 +68,7 @@ def test_it_keeps_labels_when_quantized(tiny_model: Path, offline: Path) -> None
 def test_a_small_token_budget_splits_batches_without_changing_scores(tiny_model: Path) -> None:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from monitor.scoring.preprocessing import length_sorted_batches
     from monitor.scoring.transformers_backend import TransformersScorer
 
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model).eval()
@@ -77,7 +78,7 @@ def test_a_small_token_budget_splits_batches_without_changing_scores(tiny_model:
         model, tokenizer, model_name="tiny", batch_size=8, max_length=64, token_budget=40
     )
 
-    assert len(list(narrow._batches([0, 1, 2], [[1] * 30, [1] * 12, [1] * 8]))) == 2
+    assert len(list(length_sorted_batches([30, 12, 8], batch_size=8, token_budget=40))) == 2
     languages = [None] * len(TEXTS)
     assert [s.score for s in narrow.score(TEXTS, languages)] == pytest.approx(
         [s.score for s in wide.score(TEXTS, languages)], abs=1e-4

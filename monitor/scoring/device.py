@@ -9,6 +9,7 @@ without a visible CUDA device the model is unavailable (ScorerUnavailable, one l
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from monitor.scoring.base import ScorerUnavailable
 
@@ -38,6 +39,14 @@ def onnx_providers(requested: str, available: Sequence[str]) -> list[str]:
             _no_cuda(f"this onnxruntime has no {CUDA_PROVIDER} (it offers {', '.join(available) or 'none'})")
         )
     return [CPU_PROVIDER]
+
+
+def nvidia_gpu_present(driver: Path = Path("/proc/driver/nvidia/gpus")) -> bool:
+    """Whether the NVIDIA driver lists a GPU; read without importing torch."""
+    try:
+        return any(driver.iterdir())
+    except OSError:
+        return False
 
 
 def _no_cuda(reason: str) -> str:

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from monitor.config import ScoringSettings
 from monitor.scoring.base import UNSCORED, ScorerUnavailable, Sentiment, check_lengths
-from monitor.scoring.device import onnx_providers
+from monitor.scoring.device import CUDA_PROVIDER, nvidia_gpu_present, onnx_providers
 from monitor.scoring.onnx_export import (
     MODEL_FILE,
     TOKENIZER_FILE,
@@ -99,12 +99,18 @@ class OnnxScorer:
 
 
 def chosen(settings: ScoringSettings) -> bool:
-    """Whether ``settings`` pick the fast path: runtime "onnx"; or "auto" off a demanded GPU, with
-    onnxruntime installed and the export already prepared for the model (no export at start-up)."""
+    """Whether ``settings`` pick the fast path: runtime "onnx"; or "auto" with the export already
+    prepared for the model (never an export at start-up), onnxruntime installed, and no GPU that only
+    torch could use (``device = "cuda"``, or "auto" beside an NVIDIA GPU without onnxruntime-gpu)."""
     if settings.runtime != "auto":
         return settings.runtime == "onnx"
     if settings.device == "cuda" or importlib.util.find_spec("onnxruntime") is None:
         return False  # on a GPU the torch runtime runs fp16; the int8 export is a CPU format
+    if settings.device == "auto" and nvidia_gpu_present():
+        import onnxruntime
+
+        if CUDA_PROVIDER not in onnxruntime.get_available_providers():
+            return False  # a GPU this onnxruntime cannot use: torch fp16 on it beats int8 on the CPU
     try:
         directory = model_directory(settings, required=False)
         return directory is not None and prepared_path(directory) is not None
