@@ -64,7 +64,9 @@ def test_download_fetches_the_pinned_revision_and_the_transformer_goes_live(
     assert downloaded.returncode == 0, downloaded.stderr
     snapshot = (tmp_path / "models" / f"models--{DEFAULT_MODEL.replace('/', '--')}" / "snapshots"
                 / DEFAULT_MODEL_REVISION)
-    assert sorted(p.name for p in snapshot.iterdir()) == sorted(REAL_LAYOUT)
+    assert sorted(p.name for p in snapshot.iterdir() if p.name != "onnx-int8") == sorted(REAL_LAYOUT)
+    [export] = (snapshot / "onnx-int8").iterdir()
+    assert f"fast path: {export}" in downloaded.stdout, "the download prepares the int8 fast path once"
     assert sorted(fake_hub.fetched()) == sorted(REAL_LAYOUT), "never tf_model.h5 or the model card"
     assert f"files: {snapshot} (4 files," in downloaded.stdout
     assert f"loaded: {LIVE} (a test text scored negative" in downloaded.stdout
@@ -74,10 +76,11 @@ def test_download_fetches_the_pinned_revision_and_the_transformer_goes_live(
     status = closeloop(tmp_path, "model", "status", offline=True, config=config)
     assert status.returncode == 0, status.stderr
     assert f"files: {snapshot} (4 files," in status.stdout and f"loaded: {LIVE}" in status.stdout
+    assert f"fast path: {export}" in status.stdout
     assert closeloop(tmp_path, "db", "upgrade", offline=True, config=config).returncode == 0
     check = closeloop(tmp_path, "check", offline=True, config=config)
     assert check.returncode == 0, check.stderr
-    assert f"scorer: {LIVE}" in check.stdout.splitlines()
+    assert f"scorer: {LIVE} via onnx-int8" in check.stdout.splitlines(), "the prepared fast path is live"
     assert "fallback" not in check.stdout and check.stderr == ""
     assert not (tmp_path / "hf" / "hub").exists(), "nothing went to HF_HOME"
 

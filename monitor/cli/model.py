@@ -85,9 +85,27 @@ def cmd_download(args: argparse.Namespace) -> int:
         except Exception as exc:  # the hub's and the network's failures, each one line
             raise _hub_failure(exc, settings) from None
     _verify(settings, folder)
+    if settings.runtime != "torch" and not args.no_fast_path:
+        _prepare_fast_path(folder)
     if settings.backend not in ("auto", "transformers"):
         print(f"note: scoring.backend = {settings.backend!r} does not use it; set it to \"auto\" or \"transformers\"")
     return EXIT_OK
+
+
+def _prepare_fast_path(folder: Path) -> None:
+    """Export the int8 ONNX fast path once (scoring.runtime "auto" takes it from the next start). A failure
+    leaves the model usable on torch: one line says why, and the download still succeeds."""
+    from monitor.scoring.onnx_export import prepare_fast_path
+
+    print("preparing the fast path (ONNX int8 export; minutes for the base model on a small CPU)")
+    sys.stdout.flush()
+    try:
+        prepared = prepare_fast_path(folder)
+    except Exception as exc:  # torch's exporter and the quantizer fail in many ways; none loses the model
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"warning: fast path not prepared ({reason}); the scorer runs on torch", file=sys.stderr)
+        return
+    print(f"fast path: {prepared}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -107,6 +125,11 @@ def cmd_status(args: argparse.Namespace) -> int:
                   + (" (HF_HUB_OFFLINE is set: download elsewhere and copy the folder)" if hub.offline_env() else ""))
             return EXIT_NOT_APPLIED
     _verify(settings, folder)
+    from monitor.scoring.onnx_export import prepared_path
+
+    prepared = prepared_path(folder)
+    print(f"fast path: {prepared}" if prepared is not None
+          else "fast path: not prepared (`closeloop model download` prepares it; scoring.runtime = \"auto\" uses it)")
     return EXIT_OK
 
 
@@ -114,6 +137,8 @@ def register(commands: Any) -> None:
     model = commands.add_parser("model", help="the sentiment model's files: download the pinned revision, or status")
     actions = model.add_subparsers(dest="action", required=True, metavar="ACTION")
     download = actions.add_parser("download", help="fetch scoring.model at scoring.revision into the cache, then load it")
+    download.add_argument("--no-fast-path", action="store_true",
+                          help="skip the int8 ONNX export (scoring.runtime = \"torch\" skips it too)")
     download.set_defaults(func=cmd_download)
     status = actions.add_parser("status", help="where the model's files are and whether they load (no network)")
     status.set_defaults(func=cmd_status)

@@ -37,12 +37,15 @@ class ScorerInfo:
     revision: str = ""
     device: str = "cpu"
     fallback_reason: str | None = None
+    runtime: str = ""
+    """How the transformer runs when not on torch's reference path: "onnx-int8" for the fast path."""
 
     @property
     def line(self) -> str:
-        """"transformers cardiffnlp/twitter-xlm-roberta-base-sentiment@f3e34b6 on cpu"."""
+        """"transformers cardiffnlp/twitter-xlm-roberta-base-sentiment@f3e34b6 on cpu" (+ " via onnx-int8")."""
         at = f"@{self.revision[:7]}" if self.revision else ""
-        return f"{self.backend} {self.model}{at} on {self.device}"
+        via = f" via {self.runtime}" if self.runtime else ""
+        return f"{self.backend} {self.model}{at} on {self.device}{via}"
 
 
 def describe(scorer: object) -> ScorerInfo:

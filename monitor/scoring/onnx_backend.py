@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.config import ScoringSettings
-from monitor.scoring.base import UNSCORED, ScorerUnavailable, Sentiment, check_lengths
+from monitor.scoring.base import UNSCORED, ScorerInfo, ScorerUnavailable, Sentiment, check_lengths
 from monitor.scoring.device import CUDA_PROVIDER, nvidia_gpu_present, onnx_providers
 from monitor.scoring.onnx_export import (
     MODEL_FILE,
@@ -56,6 +55,7 @@ class OnnxScorer:
         token_budget: int = TOKEN_BUDGET,
     ) -> None:
         self.model_name = model_name
+        self.info = ScorerInfo(backend="transformers", model=model_name, runtime=self.runtime)
         self.device = "cuda" if "CUDAExecutionProvider" in session.get_providers() else "cpu"
         self._session = session
         self._tokenizer = tokenizer
@@ -160,6 +160,9 @@ def load(settings: ScoringSettings) -> OnnxScorer:
         model_name=model_name,
         batch_size=settings.batch_size,
     )
+    local = Path(settings.model).expanduser().is_dir()
+    scorer.info = ScorerInfo(backend="transformers", model=settings.model, revision="" if local else settings.revision,
+                             device=scorer.device, runtime=OnnxScorer.runtime)
     log.info(
         "scorer_loaded model=%s runtime=onnx-int8 device=%s providers=%s batch_size=%d max_length=%d export=%s",
         model_name,
@@ -174,32 +177,14 @@ def load(settings: ScoringSettings) -> OnnxScorer:
 
 def model_directory(settings: ScoringSettings, *, required: bool) -> Path | None:
     """The folder holding ``settings.model``'s files: the directory itself, or the pinned revision's
-    snapshot in the local hub cache. None (or ScorerUnavailable when ``required``) when not on disk."""
-    directory = Path(settings.model).expanduser()
-    if directory.is_dir():
-        return directory
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
+    snapshot in the model cache (scoring.cache_dir, as `closeloop model download` fills it). None (or
+    ScorerUnavailable when ``required``) when not on disk."""
+    from monitor.scoring import hub
 
-    try:
-        return Path(
-            snapshot_download(
-                settings.model, revision=settings.revision, local_files_only=True, cache_dir=_hub_cache_dir()
-            )
-        )
-    except (LocalEntryNotFoundError, OSError, ValueError) as exc:
-        if not required:
-            return None
+    directory = hub.local_directory(settings) or hub.cached_snapshot(settings)
+    if directory is None and required:
         raise ScorerUnavailable(
             f"{settings.model}@{settings.revision[:7]} is not in the local model cache; "
             "download it first (closeloop model download)"
-        ) from exc
-
-
-def _hub_cache_dir() -> str | None:
-    """The hub cache named by the environment now (HF_HUB_CACHE, else HF_HOME/hub), if any."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return os.environ["HF_HUB_CACHE"]
-    if os.environ.get("HF_HOME"):
-        return str(Path(os.environ["HF_HOME"]) / "hub")
-    return None
+        )
+    return directory
