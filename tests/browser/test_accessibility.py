@@ -38,6 +38,12 @@ PAGES = [
     ("users", "/users", DESKTOP),
     ("quarantine", "/quarantine", DESKTOP),
     ("not-found", "/cases/999999999", DESKTOP),
+    # the lanes (issue 13): a lane with cases, one with praise, an empty one; the `?` overlay of shortcuts
+    ("lane-awaiting", "/?lane=awaiting", DESKTOP),
+    ("lane-praise", "/?lane=praise", DESKTOP),
+    ("lane-snoozed-empty", "/?lane=snoozed", DESKTOP),
+    ("shortcuts-overlay", "/#?", DESKTOP),
+    ("case-shortcuts-overlay", "/cases/{case}#?", PHONE),
 ]
 
 
@@ -92,7 +98,10 @@ def open_page(driver: Any, served: Served, path: str, size: tuple[int, int]) -> 
         driver.get(served.url + path)
     wait(driver, lambda d: d.execute_script("return document.readyState") == "complete"
          and d.find_elements(By.TAG_NAME, "main"))
-    if keys:
+    if keys == "?":
+        ActionChains(driver).send_keys(keys).perform()
+        wait(driver, lambda d: d.execute_script("return !!document.querySelector('dialog[open]')"))
+    elif keys:
         ActionChains(driver).send_keys(keys).perform()
         wait(driver, lambda d: d.execute_script("return document.activeElement.matches('li.case.selected')"))
 
