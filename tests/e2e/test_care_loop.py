@@ -14,8 +14,8 @@ expected failure (``defects`` in platforms.py). A new platform or option gets it
 
 from __future__ import annotations
 
-import re
 import email
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
